@@ -1,0 +1,50 @@
+/**
+ * `npm run check -- [FILE]`: validates a route table and lists every problem by JSON path.
+ * With `--out PATH` (wrangler's build step) it also writes the validated table where the Worker
+ * bundle imports it from. The file defaults to $GATEWAY_ROUTES, then routes.json.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { parseRouteTable } from "../src/config/index.ts";
+
+export function checkFile(file: string): { ok: true; text: string } | { ok: false; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    return { ok: false, problems: [`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, problems: [`not valid JSON: ${(err as Error).message}`] };
+  }
+  const result = parseRouteTable(json);
+  return result.ok ? { ok: true, text } : result;
+}
+
+function main(argv: string[]): number {
+  let out: string | undefined;
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--out") out = argv[++i];
+    else files.push(argv[i]!);
+  }
+  const file = resolve(files[0] ?? process.env.GATEWAY_ROUTES ?? "routes.json");
+  const name = relative(process.cwd(), file) || file;
+  const result = checkFile(file);
+  if (!result.ok) {
+    console.error(`${name} is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):`);
+    for (const problem of result.problems) console.error(`  ${problem}`);
+    return 1;
+  }
+  if (out) {
+    mkdirSync(dirname(resolve(out)), { recursive: true });
+    writeFileSync(resolve(out), result.text);
+  }
+  console.log(`${name} is valid.`);
+  return 0;
+}
+
+if (import.meta.main) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,96 @@
+/**
+ * The Hono app: request id, one log line per request, the JSON error envelope, and the gateway
+ * handler (canonicalize -> match -> policies -> forward). Built once per isolate.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { RouteTable } from "./config/index.ts";
+import { GatewayError, errorResponse } from "./errors.ts";
+import { logRequest } from "./log.ts";
+import { canonicalizePath, compileRouteTable, type PolicyBuilder } from "./router/index.ts";
+import type { GatewayEnv } from "./types.ts";
+import { applyResponseEdits, forwardToOrigin, originRequestHeaders } from "./upstream/index.ts";
+
+export interface GatewayOptions {
+  policies?: PolicyBuilder;
+}
+
+export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
+  const { matcher } = compileRouteTable(table, options.policies);
+  const app = new Hono<GatewayEnv>();
+
+  app.use(requestId());
+
+  app.use(async function accessLog(c, next) {
+    const started = Date.now();
+    await next();
+    // Every response carries the request id, errors and origin responses included.
+    c.res.headers.set("x-request-id", c.get("requestId"));
+    if (c.env?.LOG_REQUESTS === "off") return;
+    const route = c.get("route");
+    logRequest({
+      time: new Date(started).toISOString(),
+      requestId: c.get("requestId"),
+      routeId: route?.id ?? null,
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      ...(c.get("errorCode") ? { code: c.get("errorCode") } : {}),
+      origin: route?.origin.name ?? null,
+      originMs: c.get("originMs") ?? null,
+      totalMs: Date.now() - started,
+    });
+  });
+
+  app.onError((err, c) => {
+    let error: GatewayError;
+    if (err instanceof GatewayError) error = err;
+    else if (err instanceof HTTPException && err.status < 500) error = new GatewayError(err.status, "bad_request", err.message || "Bad request.");
+    else {
+      // Unknown failure: logged for the operator, answered without internals.
+      console.error(JSON.stringify({ requestId: c.get("requestId"), error: String(err instanceof Error ? err.stack ?? err.message : err) }));
+      error = new GatewayError(500, "internal_error", "The gateway failed to handle the request.");
+    }
+    c.set("errorCode", error.code);
+    return errorResponse(c, error);
+  });
+
+  app.all("*", async function gateway(c) {
+    const url = new URL(c.req.url);
+    const canonical = canonicalizePath(url.pathname);
+    if (!canonical.ok) throw new GatewayError(400, "bad_path", `Request path rejected: ${canonical.reason}.`);
+
+    const match = matcher.match(url.hostname, c.req.method, canonical.path);
+    if (match.kind === "not-found") throw new GatewayError(404, "not_found", "No route matches this request.");
+    if (match.kind === "method-not-allowed") {
+      const allow = match.allow.join(", ");
+      throw new GatewayError(405, "method_not_allowed", `Method ${c.req.method} is not allowed here; allowed: ${allow}.`, { allow });
+    }
+    const route = match.value;
+    c.set("route", route);
+
+    for (const policy of route.policies) {
+      const answer = await policy(c);
+      if (answer) return answer;
+    }
+
+    const headers = originRequestHeaders(c.req.raw.headers, {
+      clientIp: c.req.header("cf-connecting-ip") ?? null,
+      host: url.host,
+      proto: url.protocol === "https:" ? "https" : "http",
+      requestId: c.get("requestId"),
+    }, route.requestEdits, c.get("upstreamHeaders"));
+
+    const target = route.buildPath(canonical.path, match.params, match.rest) + url.search;
+    const sent = Date.now();
+    const response = await forwardToOrigin(c.req.raw, route.origin, target, headers);
+    c.set("originMs", Date.now() - sent);
+    applyResponseEdits(response.headers, route.responseEdits, c.get("requestId"));
+    const extra = c.get("responseHeaders");
+    if (extra) for (const [name, value] of extra) response.headers.set(name, value);
+    return response;
+  });
+
+  return app;
+}

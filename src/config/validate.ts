@@ -1,0 +1,41 @@
+import type { z } from "zod";
+import { RouteTableSchema, type RouteTable } from "./schema.ts";
+
+/** A route table that failed validation; `problems` lists every issue as `json.path: message`. */
+export class RouteTableError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[], source = "routes.json") {
+    super(`${source} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "RouteTableError";
+    this.problems = problems;
+  }
+}
+
+/** `routes[2].origin`, `origins.users.url`, `routes[0].requestHeaders.set["x-a"]` */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || "(root)";
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${jsonPath(issue.path)}: ${issue.message}`);
+}
+
+export type ParseResult = { ok: true; table: RouteTable } | { ok: false; problems: string[] };
+
+export function parseRouteTable(input: unknown): ParseResult {
+  const result = RouteTableSchema.safeParse(input);
+  return result.success ? { ok: true, table: result.data } : { ok: false, problems: formatIssues(result.error.issues) };
+}
+
+/** Parses or throws a `RouteTableError` listing every problem. */
+export function loadRouteTable(input: unknown, source?: string): RouteTable {
+  const result = parseRouteTable(input);
+  if (!result.ok) throw new RouteTableError(result.problems, source);
+  return result.table;
+}

@@ -1,0 +1,4 @@
+declare module "@edge-gateway/routes" {
+  const table: unknown;
+  export default table;
+}

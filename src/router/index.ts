@@ -1,0 +1,3 @@
+export * from "./canonical.ts";
+export * from "./matcher.ts";
+export * from "./compile.ts";

@@ -1,0 +1,79 @@
+/**
+ * Header hygiene on the way to the origin and back.
+ *
+ * To the origin: hop-by-hop headers and every header the client names in `Connection` are dropped;
+ * the client's forwarding and identity headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`,
+ * Cloudflare's `CF-*`) are dropped and the gateway writes its own from what it knows; headers that
+ * let a client re-route or re-method a request inside some origins (`X-Original-URL`,
+ * `X-Rewrite-URL`, `X-HTTP-Method-Override`, ...) are dropped too, because the path and method the
+ * gateway authorized must be the ones the origin acts on.
+ */
+import { GatewayError } from "../errors.ts";
+
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const CLIENT_DROPPED = new Set([
+  ...HOP_BY_HOP,
+  "host", "content-length",
+  "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server",
+  "forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+  "x-original-url", "x-rewrite-url", "x-original-host", "x-original-method",
+  "x-http-method-override", "x-http-method", "x-method-override",
+  "x-request-id",
+]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Header names listed in a `Connection` header; a malformed list is a 400. */
+export function connectionTokens(value: string | null): Set<string> {
+  const names = new Set<string>();
+  if (!value) return names;
+  for (const part of value.split(",")) {
+    const name = part.trim().toLowerCase();
+    if (name === "") continue;
+    if (!TOKEN.test(name)) throw new GatewayError(400, "bad_request", "Malformed Connection header.");
+    names.add(name);
+  }
+  return names;
+}
+
+export interface ForwardingFacts {
+  clientIp: string | null;
+  host: string;
+  proto: "http" | "https";
+  requestId: string;
+}
+
+export interface HeaderEdits {
+  set: [string, string][];
+  remove: string[];
+}
+
+export const NO_EDITS: HeaderEdits = { set: [], remove: [] };
+
+function forwardedNode(ip: string): string {
+  return ip.includes(":") ? `"[${ip}]"` : ip;
+}
+
+export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, edits: HeaderEdits, extra?: Headers): Headers {
+  const dropped = connectionTokens(incoming.get("connection"));
+  const out = new Headers();
+  for (const [name, value] of incoming) {
+    if (CLIENT_DROPPED.has(name) || dropped.has(name) || name.startsWith("cf-")) continue;
+    out.append(name, value);
+  }
+  if (extra) for (const [name, value] of extra) out.set(name, value);
+  if (facts.clientIp) out.set("x-forwarded-for", facts.clientIp);
+  out.set("x-forwarded-host", facts.host);
+  out.set("x-forwarded-proto", facts.proto);
+  out.set("forwarded", `${facts.clientIp ? `for=${forwardedNode(facts.clientIp)};` : ""}host="${facts.host}";proto=${facts.proto}`);
+  out.set("x-request-id", facts.requestId);
+  for (const name of edits.remove) out.delete(name);
+  for (const [name, value] of edits.set) out.set(name, value);
+  return out;
+}
+
+/** Applied to the origin's response (Hono's proxy helper already removed hop-by-hop headers). */
+export function applyResponseEdits(headers: Headers, edits: HeaderEdits, requestId: string): void {
+  for (const name of edits.remove) headers.delete(name);
+  for (const [name, value] of edits.set) headers.set(name, value);
+  headers.set("x-request-id", requestId);
+}

@@ -1,0 +1,3 @@
+export * from "./forward.ts";
+export * from "./headers.ts";
+export * from "./target.ts";

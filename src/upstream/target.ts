@@ -1,0 +1,57 @@
+/**
+ * Where a matched request goes: the origin's base URL joined with the route's rewrite, stripPrefix
+ * or the canonical path itself. Built once per route at startup.
+ */
+import type { Origin, Route } from "../config/index.ts";
+
+export interface CompiledOrigin {
+  name: string;
+  /** scheme://host[:port] */
+  base: string;
+  /** The origin URL's path without its trailing slash ("" for none). */
+  basePath: string;
+  timeoutMs: number;
+  hostHeader: string | undefined;
+}
+
+export function compileOrigin(name: string, origin: Origin): CompiledOrigin {
+  const url = new URL(origin.url);
+  return {
+    name,
+    base: `${url.protocol}//${url.host}`,
+    basePath: url.pathname.replace(/\/+$/, ""),
+    timeoutMs: origin.timeoutMs,
+    hostHeader: origin.hostHeader,
+  };
+}
+
+type Part = { text: string } | { param: string } | { rest: true };
+
+/** (canonical path, params, wildcard rest) -> the path sent to the origin, base path included. */
+export type PathBuilder = (canonical: string, params: Record<string, string>, rest: string) => string;
+
+export function compilePathBuilder(route: Route, origin: CompiledOrigin): PathBuilder {
+  const { basePath } = origin;
+  const join = (path: string, canonical: string): string => {
+    // The client's trailing slash survives a rewrite; routes match with or without it.
+    if (canonical.length > 1 && canonical.endsWith("/") && !path.endsWith("/")) path += "/";
+    return basePath + path;
+  };
+  if (route.rewrite !== undefined) {
+    const parts: Part[] = route.rewrite === "/" ? [] : route.rewrite.slice(1).split("/").map((segment) =>
+      segment === "*" ? { rest: true } : segment.startsWith(":") ? { param: segment.slice(1) } : { text: segment });
+    return (canonical, params, rest) => {
+      let path = "";
+      for (const part of parts) {
+        const value = "text" in part ? part.text : "param" in part ? params[part.param]! : rest;
+        if (value !== "") path += "/" + value;
+      }
+      return join(path || "/", canonical);
+    };
+  }
+  if (route.stripPrefix !== undefined) {
+    const length = route.stripPrefix.length;
+    return (canonical) => basePath + (canonical.slice(length) || "/");
+  }
+  return (canonical) => basePath + canonical;
+}

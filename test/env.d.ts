@@ -1,0 +1,6 @@
+declare namespace Cloudflare {
+  interface Env {
+    ECHO_ORIGIN: string;
+    LOG_REQUESTS?: string;
+  }
+}
