@@ -8,16 +8,19 @@ import { requestId } from "hono/request-id";
 import type { RouteTable } from "./config/index.ts";
 import { GatewayError, errorResponse } from "./errors.ts";
 import { logRequest } from "./log.ts";
-import { canonicalizePath, compileRouteTable, type PolicyBuilder } from "./router/index.ts";
+import { createAdminApi } from "./admin/index.ts";
+import { gatewayBuilders } from "./pipeline.ts";
+import { canonicalizePath, compileRouteTable, type RouteBuilders } from "./router/index.ts";
 import type { GatewayEnv } from "./types.ts";
 import { applyResponseEdits, forwardToOrigin, originRequestHeaders } from "./upstream/index.ts";
 
 export interface GatewayOptions {
-  policies?: PolicyBuilder;
+  /** Replaces the capabilities' policy and handler builders (tests of the core alone). */
+  builders?: RouteBuilders;
 }
 
 export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
-  const { matcher } = compileRouteTable(table, options.policies);
+  const { matcher } = compileRouteTable(table, options.builders ?? gatewayBuilders);
   const app = new Hono<GatewayEnv>();
 
   app.use(requestId());
@@ -37,7 +40,7 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
       path: new URL(c.req.url).pathname,
       status: c.res.status,
       ...(c.get("errorCode") ? { code: c.get("errorCode") } : {}),
-      origin: route?.origin.name ?? null,
+      origin: route?.origin?.name ?? null,
       originMs: c.get("originMs") ?? null,
       totalMs: Date.now() - started,
     });
@@ -55,6 +58,8 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
     c.set("errorCode", error.code);
     return errorResponse(c, error);
   });
+
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin));
 
   app.all("*", async function gateway(c) {
     const url = new URL(c.req.url);
@@ -75,6 +80,9 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
       if (answer) return answer;
     }
 
+    if (route.handler) return route.handler(c, { canonicalPath: canonical.path, params: match.params, rest: match.rest });
+    const origin = route.origin!;
+
     const headers = originRequestHeaders(c.req.raw.headers, {
       clientIp: c.req.header("cf-connecting-ip") ?? null,
       host: url.host,
@@ -84,7 +92,7 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
 
     const target = route.buildPath(canonical.path, match.params, match.rest) + url.search;
     const sent = Date.now();
-    const response = await forwardToOrigin(c.req.raw, route.origin, target, headers);
+    const response = await forwardToOrigin(c.req.raw, origin, target, headers);
     c.set("originMs", Date.now() - sent);
     applyResponseEdits(response.headers, route.responseEdits, c.get("requestId"));
     const extra = c.get("responseHeaders");

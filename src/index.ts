@@ -11,3 +11,7 @@ import { loadRouteTable } from "./config/index.ts";
 const app = createGateway(loadRouteTable(table));
 
 export default app;
+
+export { KeyStore } from "./policies/api-key/durable_object.ts";
+export { QuotaCounter } from "./quota/durable_object.ts";
+export { RoomObject } from "./rooms/durable_object.ts";

@@ -5,6 +5,10 @@ import type { CompiledRoute } from "./router/compile.ts";
 export interface GatewayBindings {
   /** "off" silences the per-request log line (benchmarks). Default on. */
   LOG_REQUESTS?: string;
+  QUOTA: DurableObjectNamespace;
+  API_KEYS: DurableObjectNamespace;
+  ROOMS: DurableObjectNamespace;
+  /** Worker secrets named in routes.json ({ "env": "NAME" }). */
   [secret: string]: unknown;
 }
 
@@ -33,3 +37,12 @@ export type GatewayContext = Context<GatewayEnv>;
  * Policies are built once per route at startup by factories that validate their options.
  */
 export type Policy = (c: GatewayContext) => Promise<Response | void> | Response | void;
+
+/** What the matcher found, for handlers that serve a route themselves. */
+export interface RouteMatch {
+  canonicalPath: string;
+  params: Record<string, string>;
+  rest: string;
+}
+
+export type RouteHandler = (c: GatewayContext, match: RouteMatch) => Promise<Response> | Response;

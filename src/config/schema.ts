@@ -7,6 +7,10 @@
  * is reported at once with its JSON path.
  */
 import { z } from "zod";
+import { ClaimRequirement, JwtAuthorizerSchema } from "../policies/jwt/schema.ts";
+import { ApiKeysSchema, PlanSchema, RateLimitSchema } from "../quota/schema.ts";
+import { RoomSchema } from "../rooms/schema.ts";
+import { SecretRef, headerName } from "./common.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -21,7 +25,6 @@ const GATEWAY_OWNED_RESPONSE_HEADERS = [
   "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "x-request-id", "trailer",
 ] as const;
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Visible ASCII and spaces/tabs inside; no CR/LF, so a configured value can never split a header.
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -32,7 +35,6 @@ const STATIC_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,=@]|%(?![46][1-9A-Fa-f]|[57]
 const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_PATTERN = /^(\*\.)?(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-const headerName = z.string().regex(HEADER_NAME, "must be an HTTP header name").transform((s) => s.toLowerCase());
 
 /** A path pattern: `/static/:param/*`. `*` may only end the pattern. */
 export const PathPattern = z.string().superRefine((path, ctx) => {
@@ -92,6 +94,21 @@ export const OriginSchema = z.strictObject({
     .describe("Host header to send instead of the URL's host (honoured by Cloudflare for hosts in your zone)."),
 });
 
+const RouteAuthSchema = z.union([
+  z.literal("none"),
+  z.strictObject({
+    authorizer: z.string().optional().describe("Name of a JWT authorizer in `authorizers`."),
+    scopes: z.array(z.string().min(1)).optional().describe("Scopes the token must carry (`scope` string or `scp` array); all of them."),
+    claims: z.record(z.string(), ClaimRequirement).optional().describe("Claim requirements, all of which must hold."),
+    apiKey: z.boolean().optional().describe("Require a valid API key (see apiKeys)."),
+    forwardAuthorization: z.boolean().optional().describe("Forward the client's Authorization header to the origin. Default false."),
+  }).refine((a) => a.authorizer !== undefined || a.apiKey === true, "needs an authorizer, apiKey: true, or both"),
+], {
+  error: (issue) => issue.input === undefined
+    ? `required: every route states its auth ("none" makes a public route explicit)`
+    : `must be "none" or { "authorizer": NAME, "apiKey": true, ... }`,
+}).describe(`How callers authenticate. "none" makes a public route explicit.`);
+
 export const RouteSchema = z.strictObject({
   id: z.string().regex(ROUTE_ID, "must be 1-128 characters of letters, digits and . _ : -")
     .describe("Unique name of the route; appears in logs and errors."),
@@ -100,12 +117,14 @@ export const RouteSchema = z.strictObject({
   host: z.string().transform((h) => h.toLowerCase()).pipe(z.string().regex(HOST_PATTERN, "must be a host name or *.domain")).optional()
     .describe("Host to match: exact (api.example.com) or wildcard (*.example.com). Omitted: any host."),
   path: PathPattern.describe("Path pattern: static segments, :params, and a final * for the rest of the path."),
-  origin: z.string().describe("Name of the origin in `origins` to forward to."),
-  auth: z.literal("none", {
-    error: (issue) => issue.input === undefined
-      ? `required: every route states its auth ("none" makes a public route explicit)`
-      : `must be "none"`,
-  }).describe(`How callers authenticate. "none" makes a public route explicit.`),
+  origin: z.string().optional().describe("Name of the origin in `origins` to forward to (every route but a room)."),
+  auth: RouteAuthSchema,
+  identityHeaders: z.record(headerName, z.string().min(1)).optional()
+    .describe("Request headers set from JWT claims (header -> claim); client copies are removed first."),
+  cost: z.number().int().min(1).max(1_000_000).default(1).describe("Units one request consumes from rate limits and quotas."),
+  rateLimit: RateLimitSchema.optional().describe("Count callers against a plan (API-key routes use the key's plan)."),
+  websocket: z.boolean().optional().describe("Proxy WebSocket upgrades to the origin's WebSocket."),
+  room: RoomSchema.optional().describe("Serve a WebSocket room (a Durable Object) instead of an origin."),
   rewrite: PathPattern.optional()
     .describe("Path sent to the origin; :params and * are substituted from the match."),
   stripPrefix: z.string().optional()
@@ -121,6 +140,13 @@ export const RouteTableSchema = z.strictObject({
   origins: z.record(z.string().regex(ORIGIN_NAME, "origin names are letters, digits, _ and -"), OriginSchema)
     .describe("Named origin backends."),
   routes: z.array(RouteSchema).describe("Routes, matched by host, method and path (see README: Matching)."),
+  authorizers: z.record(z.string().regex(ORIGIN_NAME), JwtAuthorizerSchema).default({}).describe("Named JWT authorizers."),
+  plans: z.record(z.string().regex(ORIGIN_NAME), PlanSchema).default({}).describe("Named usage plans."),
+  apiKeys: ApiKeysSchema.default({ header: "x-api-key" }),
+  admin: z.strictObject({
+    pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, "must be one path segment like /_gateway").default("/_gateway"),
+    token: SecretRef.describe("Worker secret holding the admin bearer token. Missing secret: admin API off."),
+  }).optional().describe("Management API (keys, usage, rooms)."),
   // `when` runs the cross-field checks even when a field failed, so one run lists every problem.
 }).check(z.superRefine(checkReferences, { when: () => true }));
 
@@ -157,7 +183,10 @@ function checkReferences(table: unknown, ctx: Ctx): void {
       else ids.set(id, i);
     }
     if (origin !== undefined && !Object.hasOwn(origins, origin)) issue(`unknown origin "${origin}"`, "origin");
+    checkCapabilities(table, route, issue);
     if (path === undefined || pathPatternProblems(path).length > 0) return;
+    const adminPrefix = isObject(table.admin) ? (str(table.admin.pathPrefix) ?? "/_gateway") : undefined;
+    if (adminPrefix && (path + "/").startsWith(adminPrefix + "/")) issue(`is under the admin prefix "${adminPrefix}"`, "path");
 
     if (rewrite !== undefined && stripPrefix !== undefined) issue("use rewrite or stripPrefix, not both", "stripPrefix");
     if (rewrite !== undefined) {
@@ -189,4 +218,36 @@ function checkReferences(table: unknown, ctx: Ctx): void {
       shapes.set(`${host} ${shape} ${method}`, i);
     }
   });
+}
+
+const names = (v: unknown): Set<string> => new Set(isObject(v) ? Object.keys(v) : []);
+
+/** References from a route to authorizers, plans and rooms. */
+function checkCapabilities(table: Loose, route: Loose, issue: (message: string, ...path: (string | number)[]) => void): void {
+  const auth = isObject(route.auth) ? route.auth : undefined;
+  const authorizer = str(auth?.authorizer);
+  if (authorizer !== undefined && !names(table.authorizers).has(authorizer)) issue(`unknown authorizer "${authorizer}"`, "auth", "authorizer");
+  if (!authorizer && route.identityHeaders !== undefined) issue("identity headers need a JWT authorizer on the route", "identityHeaders");
+  if (!authorizer && (auth?.scopes !== undefined || auth?.claims !== undefined)) issue("scopes and claims need an authorizer", "auth");
+
+  const rateLimit = isObject(route.rateLimit) ? route.rateLimit : undefined;
+  const plan = str(rateLimit?.plan);
+  if (plan !== undefined && !names(table.plans).has(plan)) issue(`unknown plan "${plan}"`, "rateLimit", "plan");
+  const by = str(rateLimit?.by);
+  if (by?.startsWith("jwt:") && !authorizer) issue(`"${by}" needs a JWT authorizer on the route`, "rateLimit", "by");
+  if (by === "apiKey" && auth?.apiKey !== true) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
+
+  const room = isObject(route.room) ? route.room : undefined;
+  if (room) {
+    if (route.origin !== undefined) issue("a room route has no origin (use room.backend for events)", "origin");
+    if (route.websocket !== undefined) issue("a room route is always a WebSocket; remove websocket", "websocket");
+    const roomName = str(room.name);
+    if (roomName?.startsWith(":") && !(str(route.path) ?? "").split("/").includes(roomName)) issue(`room name "${roomName}" is not a parameter of the path`, "room", "name");
+    const backend = isObject(room.backend) ? room.backend : undefined;
+    const backendOrigin = str(backend?.origin);
+    if (backendOrigin !== undefined && !names(table.origins).has(backendOrigin)) issue(`unknown origin "${backendOrigin}"`, "room", "backend", "origin");
+    if (!isObject(table.admin)) { /* rooms work without admin; the push API needs it */ }
+  } else if (route.origin === undefined) {
+    issue("required: the origin to forward to (or a room)", "origin");
+  }
 }

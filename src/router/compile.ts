@@ -3,18 +3,21 @@
  * and policy pipeline, indexed by the matcher.
  */
 import type { Route, RouteTable } from "../config/index.ts";
-import type { Policy } from "../types.ts";
+import type { Policy, RouteHandler } from "../types.ts";
 import { compileOrigin, compilePathBuilder, type CompiledOrigin, type HeaderEdits, type PathBuilder } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
 
 export interface CompiledRoute {
   id: string;
   route: Route;
-  origin: CompiledOrigin;
+  /** Undefined for a room route, which a handler serves. */
+  origin: CompiledOrigin | undefined;
   buildPath: PathBuilder;
   requestEdits: HeaderEdits;
   responseEdits: HeaderEdits;
   policies: Policy[];
+  /** Serves the request instead of forwarding it (rooms, WebSocket pass-through). */
+  handler: RouteHandler | undefined;
 }
 
 export interface CompiledTable {
@@ -22,26 +25,32 @@ export interface CompiledTable {
   routes: CompiledRoute[];
 }
 
-/** Builds the policies of one route; later capabilities (auth, quotas) plug in here. */
-export type PolicyBuilder = (route: Route, table: RouteTable) => Policy[];
+/** What each capability contributes to a route; assembled in src/pipeline.ts. */
+export interface RouteBuilders {
+  policies(route: Route, table: RouteTable): Policy[];
+  handler(route: Route, table: RouteTable, origin: CompiledOrigin | undefined): RouteHandler | undefined;
+}
+
+const NO_BUILDERS: RouteBuilders = { policies: () => [], handler: () => undefined };
 
 const edits = (e: Route["requestHeaders"]): HeaderEdits => ({
   set: Object.entries(e?.set ?? {}),
   remove: e?.remove ?? [],
 });
 
-export function compileRouteTable(table: RouteTable, buildPolicies: PolicyBuilder = () => []): CompiledTable {
+export function compileRouteTable(table: RouteTable, builders: RouteBuilders = NO_BUILDERS): CompiledTable {
   const origins = new Map(Object.entries(table.origins).map(([name, o]) => [name, compileOrigin(name, o)]));
   const routes = table.routes.map((route): CompiledRoute => {
-    const origin = origins.get(route.origin)!;
+    const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
     return {
       id: route.id,
       route,
       origin,
-      buildPath: compilePathBuilder(route, origin),
+      buildPath: origin ? compilePathBuilder(route, origin) : (canonical) => canonical,
       requestEdits: edits(route.requestHeaders),
       responseEdits: edits(route.responseHeaders),
-      policies: buildPolicies(route, table),
+      policies: builders.policies(route, table),
+      handler: builders.handler(route, table, origin),
     };
   });
   const matcher = new RouteMatcher(routes.map((r) => ({ host: r.route.host, methods: r.route.methods, path: r.route.path, value: r })));

