@@ -4,8 +4,10 @@
  * Each capability owns its factory; this file only decides the order.
  */
 import type { RouteBuilders } from "./router/compile.ts";
+import { createRoomHandler } from "./rooms/handler.ts";
+import { webSocketPassThrough } from "./upstream/websocket.ts";
 
 export const gatewayBuilders: RouteBuilders = {
   policies: () => [],
-  handler: () => undefined,
+  handler: (route, table) => route.room ? createRoomHandler(route, table) : route.websocket ? webSocketPassThrough : undefined,
 };

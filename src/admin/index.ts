@@ -8,6 +8,7 @@ import type { SecretRef } from "../config/common.ts";
 import type { RouteTable } from "../config/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { GatewayEnv } from "../types.ts";
+import { createRoomsApi } from "./rooms.ts";
 
 export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
@@ -23,6 +24,7 @@ export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
   void table;
+  api.route("/rooms", createRoomsApi());
   api.all("*", () => { throw new GatewayError(404, "not_found", "No admin endpoint here."); });
   return api;
 }
