@@ -57,7 +57,7 @@ export class RoomObject extends DurableObject<GatewayBindings> {
   #bySocket = new WeakMap<WebSocket, Connection>();
   /** Sockets already reported as gone in this instance (the attachment flag covers restarts). */
   #forgotten = new WeakSet<WebSocket>();
-  #state: StoredState | null | undefined;
+  #state: StoredState | null = null;
   #stateText: string | undefined;
   /** Connections admitted but still waiting for the backend's answer to `connect`. */
   #pending = 0;
@@ -68,6 +68,8 @@ export class RoomObject extends DurableObject<GatewayBindings> {
     super(ctx, env);
     // The runtime answers these itself, even while the object hibernates.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // Works on either storage backend; one read per start, so a woken room knows its limits at once.
+    void ctx.blockConcurrencyWhile(() => this.#read());
   }
 
   // ---- Opening a connection ---------------------------------------------------------------
@@ -87,8 +89,9 @@ export class RoomObject extends DurableObject<GatewayBindings> {
       this.#pending++;
       let answer;
       try {
+        // The gateway's upgrade headers already had forwarding's hygiene; only its own remain to drop.
         const headers = new Headers(request.headers);
-        headers.delete(CONNECT_HEADER);
+        for (const name of [CONNECT_HEADER, "upgrade", "connection"]) headers.delete(name);
         answer = await postEvent(backend, event("connect", connect.connectionId, connect.room, identity, null), headers);
       } finally {
         this.#pending--;
@@ -360,18 +363,22 @@ export class RoomObject extends DurableObject<GatewayBindings> {
   #remember(state: StoredState): void {
     const text = JSON.stringify(state);
     if (text === this.#stateText) return;
-    this.ctx.storage.kv.put(STATE_KEY, state);
+    // Not awaited: the output gate holds the 101 until the write is durable.
+    void this.ctx.storage.put(STATE_KEY, state);
     this.#state = state;
     this.#stateText = text;
   }
 
+  /** The stored state, read once per start in the constructor (before any event is delivered). */
   #load(): StoredState | null {
-    if (this.#state !== undefined) return this.#state;
-    const stored = this.ctx.storage.kv.get<StoredState>(STATE_KEY);
+    return this.#state ?? null;
+  }
+
+  async #read(): Promise<void> {
+    const stored = await this.ctx.storage.get<StoredState>(STATE_KEY);
     const settings = readRoomSettings(stored?.settings);
     this.#state = settings && typeof stored?.room === "string" ? { room: stored.room, settings } : null;
     this.#stateText = this.#state ? JSON.stringify(this.#state) : undefined;
-    return this.#state;
   }
 }
 
