@@ -79,6 +79,9 @@ export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch)
 
   const pair = new WebSocketPair();
   const client = pair[0], server = pair[1];
+  // Binary frames must stay ArrayBuffers: with a Blob (the newer default) send() would not relay them.
+  upstream.binaryType = "arraybuffer";
+  server.binaryType = "arraybuffer";
   upstream.accept();
   server.accept();
   relay(server, upstream);
