@@ -64,6 +64,36 @@ describe("the upgrade", () => {
   });
 });
 
+describe("room routes", () => {
+  it("serve a fixed room name whatever the path", async () => {
+    const call = gatewayWith({ routes: [{ id: "lobby", path: "/v1/lobby/*", auth: "none", room: { name: `lobby-${uniqueRoom()}` } }] });
+    const a = await join(call, "/v1/lobby/a");
+    const b = await join(call, "/v1/lobby/b");
+    expect(b.welcome).toMatchObject({ count: 2, room: a.welcome.room });
+    a.socket.close(); b.socket.close();
+  });
+
+  it("refuses an upgrade that is not a GET with 405", async () => {
+    const call = gatewayWith({ routes: [roomRoute()] });
+    const response = await call(`/v1/rooms/${uniqueRoom()}`, { method: "POST", headers: { upgrade: "websocket" } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
+  });
+
+  it("refuses an identity over the per-connection budget with 400, before the room sees it", async () => {
+    const call = gatewayWith({ routes: [roomRoute({ identityClaims: ["profile"] })] }, { builders: testClaims });
+    const response = await call(`/v1/rooms/${uniqueRoom()}`, { headers: { upgrade: "websocket", "x-test-claims": JSON.stringify({ sub: "u", profile: "x".repeat(2000) }) } });
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("identity_too_large");
+  });
+
+  it("refuses a request that reaches the room object without the gateway's connect header", async () => {
+    const response = await stubOf(uniqueRoom()).fetch("https://room.internal/connect", { headers: { upgrade: "websocket" } });
+    expect(response.status).toBe(400);
+    expect(response.webSocket).toBeNull();
+  });
+});
+
 describe("auth before the upgrade", () => {
   const call = gatewayWith({ routes: [roomRoute({ identityClaims: ["name"] })], admin: ADMIN }, { bindings, builders: testClaims });
 
@@ -313,12 +343,18 @@ describe("the push API", () => {
     a.socket.close(); b.socket.close();
   });
 
-  it("disconnects a connection with the code and reason given", async () => {
+  it("disconnects a connection with the code and reason given, reporting its leave once", async () => {
     const room = uniqueRoom();
     const a = await join(call, `/v1/rooms/${room}`);
-    const response = await call(`/_gateway/rooms/${room}/connections/${a.id}`, admin("", { method: "DELETE", body: `{"code":4001,"reason":"kicked"}` }));
+    const b = await join(call, `/v1/rooms/${room}`);
+    expect(await a.socket.next()).toMatchObject({ type: "join", id: b.id });
+    const response = await call(`/_gateway/rooms/${room}/connections/${b.id}`, admin("", { method: "DELETE", body: `{"code":4001,"reason":"kicked"}` }));
     expect(await response.json()).toEqual({ closed: true });
-    expect(await a.socket.closed).toEqual({ code: 4001, reason: "kicked" });
+    expect(await b.socket.closed).toEqual({ code: 4001, reason: "kicked" });
+    expect(await a.socket.next()).toMatchObject({ type: "leave", id: b.id, count: 1 });
+    // The client's answering close frame reaches the room too; it must not be a second leave.
+    await a.socket.nothingWithin(200);
+    a.socket.close();
   });
 
   it("answers 410 for a connection that is gone, and the room forgets it at once", async () => {
@@ -340,6 +376,17 @@ describe("the push API", () => {
     }
     const list = await (await call(`/_gateway/rooms/${room}/connections`, admin(""))).json() as { count: number };
     expect(list.count).toBe(1);
+    a.socket.close();
+  });
+
+  it("refuses a disconnect code a backend may not send, and a push over 1 MiB", async () => {
+    const room = uniqueRoom();
+    const a = await join(call, `/v1/rooms/${room}`);
+    const badCode = await call(`/_gateway/rooms/${room}/connections/${a.id}`, admin("", { method: "DELETE", body: `{"code":1011}` }));
+    expect(badCode.status).toBe(400);
+    const big = await call(`/_gateway/rooms/${room}/broadcast`, admin("", { method: "POST", body: JSON.stringify({ data: "x".repeat(1_048_577) }) }));
+    expect(big.status).toBe(413);
+    await a.socket.nothingWithin(50);
     a.socket.close();
   });
 
