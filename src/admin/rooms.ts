@@ -23,12 +23,12 @@ export function createRoomsApi() {
   const api = new Hono<GatewayEnv>();
 
   api.get("/:room", async (c) => {
-    const { count } = await call(c, (room) => room.count());
+    const { count } = await call(c, (room) => room.count(), true);
     return c.json({ room: roomName(c), count });
   });
 
   api.get("/:room/connections", async (c) => {
-    const list = await call(c, (room) => room.connections());
+    const list = await call(c, (room) => room.connections(), true);
     return c.json({ room: roomName(c), count: list.count, connections: list.connections });
   });
 
@@ -39,7 +39,7 @@ export function createRoomsApi() {
 
   api.get("/:room/connections/:id", async (c) => {
     const id = connectionId(c);
-    const info = await call(c, (room) => room.connection(id));
+    const info = await call(c, (room) => room.connection(id), true);
     if (!info) throw gone();
     return c.json(info);
   });
@@ -82,16 +82,23 @@ function gone(): GatewayError {
 
 /**
  * Calls the room over RPC. The stub is typed as the class itself: every method used here returns
- * plain structured-cloneable data, which RPC hands back unchanged.
+ * plain structured-cloneable data, which RPC hands back unchanged. Reads are retried once on a
+ * fresh stub when the runtime marks the failure retryable (and not overloaded); pushes are not, as
+ * a push that failed late may have been delivered. Then: 503 `room_unavailable`.
  */
-async function call<T>(c: GatewayContext, rpc: (room: RoomObject) => T | Promise<T>): Promise<T> {
+async function call<T>(c: GatewayContext, rpc: (room: RoomObject) => T | Promise<T>, read = false): Promise<T> {
   const name = roomName(c);
   const namespace = c.env.ROOMS;
-  try {
-    return await rpc(namespace.get(namespace.idFromName(name)) as unknown as RoomObject);
-  } catch (err) {
-    console.error(JSON.stringify({ requestId: c.get("requestId"), room: name, error: String(err) }));
-    throw new GatewayError(503, "room_unavailable", "The room is unavailable; try again.");
+  const id = namespace.idFromName(name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await rpc(namespace.get(id) as unknown as RoomObject);
+    } catch (err) {
+      const { retryable, overloaded } = (err ?? {}) as { retryable?: boolean; overloaded?: boolean };
+      if (read && attempt === 1 && retryable === true && overloaded !== true) continue;
+      console.error(JSON.stringify({ requestId: c.get("requestId"), room: name, error: String(err) }));
+      throw new GatewayError(503, "room_unavailable", "The room is unavailable; try again.");
+    }
   }
 }
 
