@@ -33,16 +33,17 @@ export interface KeyPage {
   nextCursor: string | null;
 }
 
-type Row = { id: string; hash: string; name: string; owner: string; plan: string; status: string; created_at: number; updated_at: number; expires_at: number | null };
+type Row = { seq: number; id: string; hash: string; name: string; owner: string; plan: string; status: string; created_at: number; updated_at: number; expires_at: number | null };
 
-const COLUMNS = "id, hash, name, owner, plan, status, created_at, updated_at, expires_at";
+const COLUMNS = "seq, id, hash, name, owner, plan, status, created_at, updated_at, expires_at";
 
 export class KeyStore extends DurableObject {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS api_keys (
-        id TEXT PRIMARY KEY,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, -- creation order, for listing
+        id TEXT NOT NULL UNIQUE,
         hash TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL,
         owner TEXT NOT NULL,
@@ -52,8 +53,7 @@ export class KeyStore extends DurableObject {
         updated_at INTEGER NOT NULL,
         expires_at INTEGER
       );
-      CREATE INDEX IF NOT EXISTS api_keys_by_creation ON api_keys (created_at, id);
-      CREATE INDEX IF NOT EXISTS api_keys_by_owner ON api_keys (owner, created_at, id);
+      CREATE INDEX IF NOT EXISTS api_keys_by_owner ON api_keys (owner, seq);
     `);
   }
 
@@ -64,7 +64,7 @@ export class KeyStore extends DurableObject {
     const taken = sql.exec("SELECT 1 FROM api_keys WHERE id = ? OR hash = ?", input.id, input.hash).toArray().length > 0;
     if (taken) return { ok: false, error: "conflict" };
     sql.exec(
-      `INSERT INTO api_keys (${COLUMNS}) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
+      "INSERT INTO api_keys (id, hash, name, owner, plan, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
       input.id, input.hash, input.name, input.owner, input.plan, now, now, input.expiresAt,
     );
     return { ok: true, value: this.#byId(input.id)! };
@@ -86,14 +86,13 @@ export class KeyStore extends DurableObject {
     const after = decodeCursor(options.cursor ?? null);
     const where: string[] = [], args: (string | number)[] = [];
     if (options.owner) { where.push("owner = ?"); args.push(options.owner); }
-    if (after) { where.push("(created_at > ? OR (created_at = ? AND id > ?))"); args.push(after.createdAt, after.createdAt, after.id); }
+    if (after !== null) { where.push("seq > ?"); args.push(after); }
     const rows = this.ctx.storage.sql.exec<Row>(
-      `SELECT ${COLUMNS} FROM api_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at, id LIMIT ?`,
+      `SELECT ${COLUMNS} FROM api_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq LIMIT ?`,
       ...args, limit + 1,
     ).toArray();
-    const keys = rows.slice(0, limit).map(toRecord);
-    const last = keys[keys.length - 1];
-    return { keys, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    const last = rows[limit - 1];
+    return { keys: rows.slice(0, limit).map(toRecord), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
   }
 
   async setPlan(id: string, plan: string): Promise<StoreResult<KeyRecord>> {
@@ -137,15 +136,16 @@ function toRecord(row: Row): KeyRecord {
   };
 }
 
-function encodeCursor(r: KeyRecord): string {
-  return btoa(`${r.createdAt}.${r.id}`).replace(/=+$/, "");
+/** Cursors are opaque to clients: `k` + the last row's sequence number, base64url. */
+function encodeCursor(seq: number): string {
+  return btoa(`k${seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export function decodeCursor(cursor: string | null): { createdAt: number; id: string } | null {
+export function decodeCursor(cursor: string | null): number | null {
   if (!cursor) return null;
   try {
-    const match = /^(\d{1,15})\.(key_[0-9a-f]{20})$/.exec(atob(cursor));
-    return match ? { createdAt: Number(match[1]), id: match[2]! } : null;
+    const match = /^k(\d{1,15})$/.exec(atob(cursor.replace(/-/g, "+").replace(/_/g, "/")));
+    return match ? Number(match[1]) : null;
   } catch {
     return null;
   }
