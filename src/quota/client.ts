@@ -40,7 +40,8 @@ export function maxCost(limits: Limits): number {
  */
 export const counterName = {
   key: (keyId: string) => `key:${keyId}`,
-  identity: (plan: string, kind: "ip" | "apiKey" | `jwt:${string}`, value: string) => `plan:${plan}:${kind}:${value}`,
+  // The value is percent-encoded so a claim value with ":" can never read as another claim's name.
+  identity: (plan: string, kind: "ip" | "apiKey" | `jwt:${string}`, value: string) => `plan:${plan}:${kind}:${encodeURIComponent(value)}`,
 };
 
 export type CounterNamespace = DurableObjectNamespace<QuotaCounter>;

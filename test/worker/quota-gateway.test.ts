@@ -113,6 +113,23 @@ describe("responses on limited routes", () => {
   });
 });
 
+describe("configuration", () => {
+  it("refuses at startup a route whose cost its plan can never admit", () => {
+    const costly = { ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, rateLimit: { plan: "five", by: "ip" } })] };
+    expect(() => createGateway(loadRouteTable(costly))).toThrow(new TypeError(`route "heavy": cost 6 exceeds what plan "five" can ever admit (5)`));
+  });
+
+  it("refuses a key whose plan cannot cover the route's cost, without counting", async () => {
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, auth: { apiKey: true } })] }));
+    const { key } = await createKey("five");
+    const ctx = createExecutionContext();
+    const response = await app.fetch(new Request("http://gateway.test/heavy", { headers: { "x-api-key": key } }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(403);
+    expect((await errorOf(response)).code).toBe("cost_exceeds_plan");
+  });
+});
+
 describe("client identity", () => {
   it("ignores X-Forwarded-For: rotating it does not escape an IP limit", async () => {
     const ip = freshIp();
