@@ -21,7 +21,7 @@ import { keyCache } from "../policies/api-key/cache.ts";
 import { decodeCursor, type KeyPage, type StoreResult } from "../policies/api-key/durable_object.ts";
 import { KEY_ID_PATTERN, generateApiKey, generateKeyId, hashApiKey } from "../policies/api-key/keys.ts";
 import { publicKeyView, type KeyRecord, type KeyStatus } from "../policies/api-key/records.ts";
-import { withKeyStore } from "../policies/api-key/store.ts";
+import { logFailure, withKeyStore } from "../policies/api-key/store.ts";
 import { counterName, resolvePlan, usageOf, type ResolvedPlan } from "../quota/client.ts";
 import type { GatewayEnv } from "../types.ts";
 
@@ -106,7 +106,8 @@ export function createKeysApi(table: RouteTable) {
     let usage;
     try {
       usage = await usageOf(c.env.QUOTA, counterName.key(record.id), plan.limits);
-    } catch {
+    } catch (err) {
+      logFailure(c.get("requestId"), "limiter_unavailable", err);
       throw new GatewayError(503, "limiter_unavailable", "Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
     }
     return c.json({
@@ -165,7 +166,8 @@ function unwrap<T>(result: StoreResult<T>): T {
 async function store<T>(c: Ctx, call: Parameters<typeof withKeyStore<T>>[1]): Promise<T> {
   try {
     return await withKeyStore(c.env.API_KEYS, call);
-  } catch {
+  } catch (err) {
+    logFailure(c.get("requestId"), "key_store_unavailable", err);
     throw new GatewayError(503, "key_store_unavailable", "The key store is unavailable; try again shortly.", { "retry-after": "1" });
   }
 }

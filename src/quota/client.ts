@@ -41,21 +41,20 @@ export function maxCost(limits: Limits): number {
 export const counterName = {
   key: (keyId: string) => `key:${keyId}`,
   // The value is percent-encoded so a claim value with ":" can never read as another claim's name.
-  identity: (plan: string, kind: "ip" | "apiKey" | `jwt:${string}`, value: string) => `plan:${plan}:${kind}:${encodeURIComponent(value)}`,
+  identity: (plan: string, by: string, value: string) => `plan:${plan}:${by}:${encodeURIComponent(value)}`,
 };
 
 export type CounterNamespace = DurableObjectNamespace<QuotaCounter>;
 
-export async function consumeOnce(ns: CounterNamespace, name: string, request: ConsumeRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<CounterDecision | null> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const stub = ns.get(ns.idFromName(name));
-      return (await withTimeout(stub.consume(request) as Promise<CounterDecision>, timeoutMs)) as CounterDecision;
-    } catch (err) {
-      if ((err as { overloaded?: unknown } | null)?.overloaded === true) return null;
-    }
+/** The counter's decision; throws the last error when two attempts (or one overloaded) failed. */
+export async function consumeOnce(ns: CounterNamespace, name: string, request: ConsumeRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<CounterDecision> {
+  const attempt = () => withTimeout(ns.get(ns.idFromName(name)).consume(request) as Promise<CounterDecision>, timeoutMs);
+  try {
+    return await attempt();
+  } catch (err) {
+    if ((err as { overloaded?: unknown } | null)?.overloaded === true) throw err;
+    return await attempt();
   }
-  return null;
 }
 
 export async function usageOf(ns: CounterNamespace, name: string, limits: Limits): Promise<Decision> {

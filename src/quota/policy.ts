@@ -52,7 +52,7 @@ export function routeRateLimit(route: Route, table: RouteTable): Policy {
       identity = claimKey(claims, claim!);
       if (identity === null) throw new GatewayError(403, "rate_limit_claim_missing", `The token has no usable "${claim}" claim to count requests by.`);
     }
-    await enforce(c, counterName.identity(plan.name, by as "ip", identity), plan, cost, scope);
+    await enforce(c, counterName.identity(plan.name, by, identity), plan, cost, scope);
   };
 }
 
@@ -73,12 +73,16 @@ export function keyPlanLimit(route: Route, table: RouteTable): Policy {
 async function enforce(c: GatewayContext, counter: string, plan: ResolvedPlan, cost: number, scope: string): Promise<void> {
   // A fresh id per request and counter: the client's X-Request-Id is never used, or a client could
   // replay an id to get a stored "allowed" decision for free.
-  const decision = await consumeOnce(c.env.QUOTA, counter, { callId: crypto.randomUUID(), cost, limits: plan.limits });
-  if (decision === null) {
-    if (plan.onLimiterError === "open") {
-      console.error(JSON.stringify({ requestId: c.get("requestId"), code: "limiter_unavailable", plan: plan.name, mode: "open" }));
-      return;
-    }
+  let decision: Decision;
+  try {
+    decision = await consumeOnce(c.env.QUOTA, counter, { callId: crypto.randomUUID(), cost, limits: plan.limits });
+  } catch (err) {
+    // One line for the operator; the counter name is left out (it holds client addresses and claims).
+    console.error(JSON.stringify({
+      requestId: c.get("requestId"), code: "limiter_unavailable", plan: plan.name, mode: plan.onLimiterError,
+      error: err instanceof Error ? err.message : String(err),
+    }));
+    if (plan.onLimiterError === "open") return;
     throw new GatewayError(503, "limiter_unavailable", "The rate limiter is unavailable; try again shortly.", { "retry-after": "1" });
   }
   let headers = c.get("responseHeaders");

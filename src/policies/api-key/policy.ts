@@ -16,7 +16,7 @@ import type { Policy } from "../../types.ts";
 import { keyCache } from "./cache.ts";
 import { KEY_PATTERN, hashApiKey } from "./keys.ts";
 import { assertUsable, type KeyRecord } from "./records.ts";
-import { withKeyStore } from "./store.ts";
+import { logFailure, withKeyStore } from "./store.ts";
 
 export function apiKeyPolicies(route: Route, table: RouteTable): Policy[] {
   return typeof route.auth === "object" && route.auth.apiKey === true ? [apiKeyAuth(table.apiKeys.header)] : [];
@@ -37,7 +37,8 @@ export function apiKeyAuth(header: string): Policy {
     if (record === undefined) {
       try {
         record = await withKeyStore(c.env.API_KEYS, (store) => store.lookup(hash) as Promise<KeyRecord | null>);
-      } catch {
+      } catch (err) {
+        logFailure(c.get("requestId"), "key_store_unavailable", err);
         throw new GatewayError(503, "key_store_unavailable", "API keys cannot be checked right now; try again shortly.", { "retry-after": "1" });
       }
       keyCache.remember(hash, record, now);

@@ -23,3 +23,8 @@ export async function withKeyStore<T>(ns: KeyStoreNamespace, call: (store: Durab
     return await withTimeout(call(keyStore(ns)), LOOKUP_TIMEOUT_MS);
   }
 }
+
+/** One JSON line for the operator when a store or counter cannot answer (never the key: callers pass errors only). */
+export function logFailure(requestId: string | undefined, code: string, err: unknown): void {
+  console.error(JSON.stringify({ requestId: requestId ?? null, code, error: err instanceof Error ? err.message : String(err) }));
+}
