@@ -1,21 +1,16 @@
 /**
- * API keys and quotas over real HTTP: the bundled Worker served by workerd with real (SQLite, in
- * memory) Durable Objects, a real Node origin, and fetch from Node.
+ * API keys and quotas over real HTTP: the bundled Worker served by workerd with real SQLite-backed
+ * Durable Objects (on a temporary disk), a real Node origin, and fetch from Node.
  */
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
 import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
 
 const TOKEN = "e2e-admin-token-0123456789";
-// The counters and the key store are SQLite-backed Durable Objects. workerd offers the SQL API only on
-// `localDisk` storage, not `inMemory`: until the harness stores objects on disk, this file cannot run.
-const harnessHasSql = readFileSync(new URL("../support/gateway-process.ts", import.meta.url), "utf8").includes("localDisk");
 let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
 let gateway: GatewayProcess;
 
 beforeAll(async () => {
-  if (!harnessHasSql) return;
   origin = await startEchoOrigin();
   gateway = await startGateway({
     routes: {
@@ -48,7 +43,7 @@ const use = async (key: string) => {
   return response.status;
 };
 
-describe.skipIf(!harnessHasSql)("keys and quotas over HTTP", () => {
+describe("keys and quotas over HTTP", () => {
   it("refuses the admin API without the token", async () => {
     expect((await fetch(`${gateway.url}/_gateway/keys`)).status).toBe(401);
     expect((await fetch(`${gateway.url}/_gateway/keys`, { headers: { authorization: "Bearer nope" } })).status).toBe(401);
