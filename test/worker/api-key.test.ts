@@ -43,6 +43,13 @@ describe("the API key policy", () => {
     expect((await echoOf(response)).url).toBe("/keyed/orders");
   });
 
+  it("never passes the API key on to the origin", async () => {
+    const { key } = await createKey();
+    const echo = await echoOf(await call("/keyed/orders", withKey(key)));
+    expect(echo.headers["x-api-key"]).toBeUndefined();
+    expect(JSON.stringify(echo)).not.toContain(key);
+  });
+
   it("refuses a request without a key: 401 api_key_missing", async () => {
     expect(await refusal(await call("/keyed/x"))).toEqual([401, "api_key_missing"]);
     expect(await refusal(await call("/keyed/x", withKey("")))).toEqual([401, "api_key_missing"]);

@@ -213,3 +213,17 @@ describe("the access log", () => {
     expect(lines[0]).not.toMatch(/secret|Bearer/);
   });
 });
+
+describe("headers a policy sets for the origin", () => {
+  const call = gatewayFor({ routes: [route("identity", "/id", { requestHeaders: { remove: ["x-user-id"] } })] }, {
+    builders: {
+      policies: () => [(c) => { c.set("upstreamHeaders", new Headers({ "x-user-id": "verified-user" })); }],
+      handler: () => undefined,
+    },
+  });
+
+  it("replace the client's copies and survive the route's remove list", async () => {
+    const echo = await echoOf(await call("/id", { headers: { "x-user-id": "forged" } }));
+    expect(echo.headers["x-user-id"]).toBe("verified-user");
+  });
+});
