@@ -1,12 +1,15 @@
 import type { Context } from "hono";
 import type { CompiledRoute } from "./router/compile.ts";
+import type { KeyStore } from "./policies/api-key/durable_object.ts";
+import type { ApiKeyIdentity } from "./policies/api-key/records.ts";
+import type { QuotaCounter } from "./quota/durable_object.ts";
 
 /** Bindings and secrets the gateway reads (wrangler.toml and `wrangler secret put`). */
 export interface GatewayBindings {
   /** "off" silences the per-request log line (benchmarks). Default on. */
   LOG_REQUESTS?: string;
-  QUOTA: DurableObjectNamespace;
-  API_KEYS: DurableObjectNamespace;
+  QUOTA: DurableObjectNamespace<QuotaCounter>;
+  API_KEYS: DurableObjectNamespace<KeyStore>;
   ROOMS: DurableObjectNamespace;
   /** Worker secrets named in routes.json ({ "env": "NAME" }). */
   [secret: string]: unknown;
@@ -22,6 +25,8 @@ export interface GatewayVariables {
   upstreamHeaders: Headers | undefined;
   /** Headers a policy adds to the response (rate-limit headers). */
   responseHeaders: Headers | undefined;
+  /** The caller's API key (id, name, owner, plan), set by the api-key policy. */
+  apiKey: ApiKeyIdentity | undefined;
 }
 
 export interface GatewayEnv {

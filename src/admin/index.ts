@@ -8,6 +8,7 @@ import type { SecretRef } from "../config/common.ts";
 import type { RouteTable } from "../config/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { GatewayEnv } from "../types.ts";
+import { createKeysApi } from "./keys.ts";
 import { createRoomsApi } from "./rooms.ts";
 
 export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
@@ -23,6 +24,7 @@ export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
     await next();
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
+  api.route("/keys", createKeysApi(table));
   void table;
   api.route("/rooms", createRoomsApi());
   api.all("*", () => { throw new GatewayError(404, "not_found", "No admin endpoint here."); });

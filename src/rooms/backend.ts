@@ -1,8 +1,8 @@
 /**
  * Backend events, the room's counterpart of AWS `$connect` / `$default` / `$disconnect`: a JSON
  * POST per event to the route's backend origin, with the same header hygiene as forwarding (the
- * connect event carries the client's upgrade headers as `originRequestHeaders` left them; every
- * event gets the route's request header edits, a fresh request id and the origin's Host header).
+ * connect event carries the client's upgrade headers as `originRequestHeaders` left them, with the
+ * route's edits; every event gets the route's `set` headers, a request id and the origin's Host).
  */
 import type { BackendSettings, Identity } from "./protocol.ts";
 import type { RoomEvent } from "./schema.ts";
@@ -28,7 +28,6 @@ export async function postEvent(backend: BackendSettings, event: BackendEvent, b
   headers.set("content-type", "application/json");
   headers.set("x-gateway-event", event.event);
   if (!headers.has("x-request-id")) headers.set("x-request-id", crypto.randomUUID());
-  for (const name of backend.remove) headers.delete(name);
   for (const [name, value] of backend.set) headers.set(name, value);
   if (backend.hostHeader) headers.set("host", backend.hostHeader);
 

@@ -30,7 +30,6 @@ export function roomSettings(route: Route, table: RouteTable): RoomSettings {
       hostHeader: origin.hostHeader ?? null,
       events: room.backend.events,
       set: Object.entries(route.requestHeaders?.set ?? {}),
-      remove: route.requestHeaders?.remove ?? [],
     };
   }
   return {
@@ -68,13 +67,14 @@ export function createRoomHandler(route: Route, table: RouteTable): RouteHandler
 
     const url = new URL(c.req.url);
     const requestId = c.get("requestId");
-    // The headers the backend's connect event will carry: the same hygiene as forwarding.
+    // The headers the backend's connect event will carry: the same hygiene as forwarding, including
+    // the route's edits (which also drop the credentials the route verified).
     const headers = originRequestHeaders(c.req.raw.headers, {
       clientIp: c.req.header("cf-connecting-ip") ?? null,
       host: url.host,
       proto: url.protocol === "https:" ? "https" : "http",
       requestId,
-    }, NO_EDITS, c.get("upstreamHeaders"));
+    }, c.get("route")?.requestEdits ?? NO_EDITS, c.get("upstreamHeaders"));
     // Handshake headers (and a token a browser may carry in Sec-WebSocket-Protocol) stay here; so do
     // client copies of the internal header, which is set below from what the gateway verified.
     for (const header of [...headers.keys()]) if (header.startsWith("sec-websocket-") || header.startsWith("x-gateway-room")) headers.delete(header);

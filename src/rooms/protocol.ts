@@ -31,9 +31,9 @@ export interface BackendSettings {
   timeoutMs: number;
   hostHeader: string | null;
   events: RoomEvent[];
-  /** The route's request header edits, applied to every event request. */
+  /** The route's `requestHeaders.set`, applied to every event request (client headers, on connect,
+   * were already filtered by the gateway with the route's full edits). */
   set: [string, string][];
-  remove: string[];
 }
 
 /** What a room needs to run; persisted by the object, so it survives hibernation and eviction. */
@@ -105,7 +105,7 @@ function readBackend(v: unknown): BackendSettings | null | undefined {
   if (v === null) return null;
   if (!isRecord(v)) return undefined;
   if (typeof v.url !== "string" || typeof v.timeoutMs !== "number" || !(v.hostHeader === null || typeof v.hostHeader === "string")) return undefined;
-  if (!Array.isArray(v.events) || !Array.isArray(v.set) || !Array.isArray(v.remove)) return undefined;
+  if (!Array.isArray(v.events) || !Array.isArray(v.set)) return undefined;
   return v as unknown as BackendSettings;
 }
 

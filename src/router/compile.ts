@@ -33,10 +33,24 @@ export interface RouteBuilders {
 
 const NO_BUILDERS: RouteBuilders = { policies: () => [], handler: () => undefined };
 
-const edits = (e: Route["requestHeaders"]): HeaderEdits => ({
+const edits = (e: Route["requestHeaders"], alsoRemove: string[] = []): HeaderEdits => ({
   set: Object.entries(e?.set ?? {}),
-  remove: e?.remove ?? [],
+  remove: [...new Set([...(e?.remove ?? []), ...alsoRemove])],
 });
+
+/**
+ * Client headers that never reach the origin on this route: the API key (the origin gets the
+ * verified key id instead, if anything), the bearer token unless the route forwards it, and any
+ * client copy of the identity headers the gateway sets from a verified token.
+ */
+function credentialHeaders(route: Route, table: RouteTable): string[] {
+  if (route.auth === "none") return [];
+  const names: string[] = [];
+  if (route.auth.apiKey) names.push(table.apiKeys.header.toLowerCase());
+  if (route.auth.authorizer && !route.auth.forwardAuthorization) names.push("authorization");
+  names.push(...Object.keys(route.identityHeaders ?? {}));
+  return names;
+}
 
 export function compileRouteTable(table: RouteTable, builders: RouteBuilders = NO_BUILDERS): CompiledTable {
   const origins = new Map(Object.entries(table.origins).map(([name, o]) => [name, compileOrigin(name, o)]));
@@ -47,7 +61,7 @@ export function compileRouteTable(table: RouteTable, builders: RouteBuilders = N
       route,
       origin,
       buildPath: origin ? compilePathBuilder(route, origin) : (canonical) => canonical,
-      requestEdits: edits(route.requestHeaders),
+      requestEdits: edits(route.requestHeaders, credentialHeaders(route, table)),
       responseEdits: edits(route.responseHeaders),
       policies: builders.policies(route, table),
       handler: builders.handler(route, table, origin),

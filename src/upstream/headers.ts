@@ -53,20 +53,26 @@ function forwardedNode(ip: string): string {
   return ip.includes(":") ? `"[${ip}]"` : ip;
 }
 
+/**
+ * The origin request's headers, in this order: the client's headers minus everything dropped
+ * (hygiene above, plus the route's `remove` list, which also names the credentials and identity
+ * headers a client may not pass through); then the gateway's forwarding headers; then headers
+ * policies add (identity from a verified token); then the route's `set`.
+ */
 export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, edits: HeaderEdits, extra?: Headers): Headers {
   const dropped = connectionTokens(incoming.get("connection"));
+  for (const name of edits.remove) dropped.add(name);
   const out = new Headers();
   for (const [name, value] of incoming) {
     if (CLIENT_DROPPED.has(name) || dropped.has(name) || name.startsWith("cf-")) continue;
     out.append(name, value);
   }
-  if (extra) for (const [name, value] of extra) out.set(name, value);
   if (facts.clientIp) out.set("x-forwarded-for", facts.clientIp);
   out.set("x-forwarded-host", facts.host);
   out.set("x-forwarded-proto", facts.proto);
   out.set("forwarded", `${facts.clientIp ? `for=${forwardedNode(facts.clientIp)};` : ""}host="${facts.host}";proto=${facts.proto}`);
   out.set("x-request-id", facts.requestId);
-  for (const name of edits.remove) out.delete(name);
+  if (extra) for (const [name, value] of extra) out.set(name, value);
   for (const [name, value] of edits.set) out.set(name, value);
   return out;
 }

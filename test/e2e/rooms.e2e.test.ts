@@ -46,7 +46,7 @@ beforeAll(async () => {
       routes: [
         { id: "big", path: "/v1/big/:room", auth: "none",
           room: { name: ":room", maxConnections: 1000, messagesPerSecond: 1000, presence: false } },
-        { id: "chat", path: "/v1/chat/:room", auth: "none", requestHeaders: { set: { "x-room-secret": "s3cret" } },
+        { id: "chat", path: "/v1/chat/:room", auth: "none", requestHeaders: { set: { "x-room-secret": "s3cret" }, remove: ["x-drop-me"] },
           room: { name: ":room", allowedOrigins: ["https://app.example.com"],
                   backend: { origin: "backend", path: "/hooks/room", events: ["connect", "message", "disconnect"] } } },
       ],
@@ -157,7 +157,7 @@ describe("backend events", () => {
   const origin = { origin: "https://app.example.com" };
 
   it("POSTs connect, message and disconnect to a real origin, and relays its answer to the sender", async () => {
-    const client = await open("/v1/chat/team", { ...origin, headers: { cookie: "sid=1", "x-forwarded-for": "6.6.6.6" } });
+    const client = await open("/v1/chat/team", { ...origin, headers: { cookie: "sid=1", "x-forwarded-for": "6.6.6.6", "x-drop-me": "1" } });
     client.ws.send(JSON.stringify({ type: "broadcast", data: "hello" }));
     const [ack] = await client.waitFor((f) => f.type === "ack");
     expect(ack).toEqual({ type: "ack", of: { type: "broadcast", data: "hello" } });
@@ -175,6 +175,7 @@ describe("backend events", () => {
     }
     const connectHeaders = mine[0]!.headers;
     expect(connectHeaders.cookie).toBe("sid=1");
+    expect(connectHeaders).not.toHaveProperty("x-drop-me");
     // The client's X-Forwarded-For is replaced by what the gateway knows (CF-Connecting-IP, if any).
     expect([undefined, "127.0.0.1"]).toContain(connectHeaders["x-forwarded-for"]);
     expect(connectHeaders["x-forwarded-host"]).toBe(new URL(gateway.url).host);

@@ -6,7 +6,7 @@
  */
 import { build } from "esbuild";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,6 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const routesFile = join(dir, "routes.json");
   writeFileSync(routesFile, JSON.stringify(options.routes));
+  mkdirSync(join(dir, "do"));
   await bundleGateway(routesFile, join(dir, "index.js"));
   const port = await freePort();
   const bindings = Object.entries({ LOG_REQUESTS: "on", ...options.bindings })
@@ -73,6 +74,7 @@ const config :Workerd.Config = (
   services = [
     (name = "gateway", worker = .gateway),
     (name = "internet", network = (allow = ["public", "private", "local"])),
+    (name = "do-storage", disk = (path = ${capnpString(join(dir, "do"))}, writable = true)),
   ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "gateway") ],
 );
@@ -81,7 +83,7 @@ const gateway :Workerd.Worker = (
   compatibilityDate = "${compatibilityDate}",
   bindings = [ ${bindings.join(", ")} ],
   durableObjectNamespaces = [ ${Object.values(DURABLE_OBJECTS).map((cls) => `(className = "${cls}", uniqueKey = "e2e-${cls}", enableSql = true)`).join(", ")} ],
-  durableObjectStorage = (inMemory = void),
+  durableObjectStorage = (localDisk = "do-storage"),
   globalOutbound = "internet",
 );
 `);

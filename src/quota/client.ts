@@ -1,0 +1,71 @@
+/**
+ * Calling a QuotaCounter from the Worker: counter names, plan resolution, and the one rule for a
+ * counter that cannot answer.
+ *
+ * A call that fails or takes longer than LIMITER_TIMEOUT_MS is retried once on a fresh stub (a stub
+ * is broken after an exception) with the same call id, so if the first call did reach the object the
+ * retry gets the stored decision and nothing counts twice. An "overloaded" error is not retried: the
+ * platform says retrying only adds load. After that the caller applies the plan's `onLimiterError`.
+ */
+import type { PlanConfig } from "./schema.ts";
+import type { CounterDecision, ConsumeRequest, QuotaCounter } from "./durable_object.ts";
+import type { Decision, Limits } from "./decision.ts";
+import { durationMs } from "./periods.ts";
+
+/** Per attempt. Generous: a healthy counter answers in milliseconds; a stuck one must not hang the request. */
+export const LIMITER_TIMEOUT_MS = 2_000;
+
+export interface ResolvedPlan {
+  name: string;
+  limits: Limits;
+  onLimiterError: "closed" | "open";
+}
+
+export function resolvePlan(name: string, plan: PlanConfig): ResolvedPlan {
+  const limits: Limits = {};
+  if (plan.rate) limits.rate = { limit: plan.rate.limit, perMs: durationMs(plan.rate.per), burst: plan.rate.burst ?? plan.rate.limit };
+  if (plan.quota) limits.quota = { limit: plan.quota.limit, period: plan.quota.per };
+  return { name, limits, onLimiterError: plan.onLimiterError ?? "closed" };
+}
+
+/** The largest cost one request can ever be admitted at under `limits`. */
+export function maxCost(limits: Limits): number {
+  return Math.min(limits.rate?.burst ?? Infinity, limits.quota?.limit ?? Infinity);
+}
+
+/**
+ * Durable Object names. A key's counter follows the key, not its plan, so changing a key's plan
+ * keeps what it has used this period. Route limits by IP or claim are per plan: two routes on one
+ * plan share the count, routes on different plans do not.
+ */
+export const counterName = {
+  key: (keyId: string) => `key:${keyId}`,
+  // The value is percent-encoded so a claim value with ":" can never read as another claim's name.
+  identity: (plan: string, by: string, value: string) => `plan:${plan}:${by}:${encodeURIComponent(value)}`,
+};
+
+export type CounterNamespace = DurableObjectNamespace<QuotaCounter>;
+
+/** The counter's decision; throws the last error when two attempts (or one overloaded) failed. */
+export async function consumeOnce(ns: CounterNamespace, name: string, request: ConsumeRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<CounterDecision> {
+  const attempt = () => withTimeout(ns.get(ns.idFromName(name)).consume(request) as Promise<CounterDecision>, timeoutMs);
+  try {
+    return await attempt();
+  } catch (err) {
+    if ((err as { overloaded?: unknown } | null)?.overloaded === true) throw err;
+    return await attempt();
+  }
+}
+
+export async function usageOf(ns: CounterNamespace, name: string, limits: Limits): Promise<Decision> {
+  const stub = ns.get(ns.idFromName(name));
+  return (await withTimeout(stub.usage(limits) as Promise<Decision>, LIMITER_TIMEOUT_MS)) as Decision;
+}
+
+/** Rejects after `ms`; the late outcome of `promise` is then ignored. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms); });
+  promise.catch(() => {}); // a late failure after the timeout is expected and already handled
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,118 @@
+/**
+ * The arithmetic of one check-and-consume, as a pure function of (limits, stored state, cost, now),
+ * so the Durable Object only loads, decides and stores, and tests can drive the clock directly.
+ *
+ * Token bucket in integers: the bucket level is kept in "unit-milliseconds" (tokens x perMs), so a
+ * refill of `limit` tokens per `perMs` adds exactly `limit` per elapsed millisecond and no float
+ * rounding ever admits an extra request or refuses a due one.
+ */
+import { periodWindow, type Period } from "./periods.ts";
+
+/** A plan resolved for counting (durations in ms); built once per plan at startup. */
+export interface Limits {
+  rate?: { limit: number; perMs: number; burst: number };
+  quota?: { limit: number; period: Period };
+}
+
+/** What a counter keeps in storage between calls. */
+export interface CounterState {
+  /** Bucket level in unit-ms (tokens x perMs); null until the first rated request (a full bucket). */
+  level: number | null;
+  /** When `level` was computed (ms since epoch). */
+  levelAt: number;
+  /** Start of the quota period `used` belongs to; null before the first quota request. */
+  periodStart: number | null;
+  used: number;
+}
+
+export const EMPTY_STATE: CounterState = { level: null, levelAt: 0, periodStart: null, used: 0 };
+
+export interface RateStatus {
+  limit: number;
+  perMs: number;
+  burst: number;
+  /** Whole tokens left after this request. */
+  remaining: number;
+  /** Milliseconds until the bucket is full again. */
+  resetMs: number;
+}
+
+export interface QuotaStatus {
+  limit: number;
+  period: Period;
+  used: number;
+  remaining: number;
+  periodStart: number;
+  periodEnd: number;
+  /** Milliseconds until the period ends. */
+  resetMs: number;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** Which limit refused the request (quota wins when both do: it is the longer wait). */
+  refusedBy?: "rate" | "quota";
+  /** When to retry (ms); 0 when allowed. */
+  retryAfterMs: number;
+  rate?: RateStatus;
+  quota?: QuotaStatus;
+}
+
+/** Decides one request of weight `cost` at `now`; returns the decision and the state to store. */
+export function decide(limits: Limits, state: CounterState, cost: number, now: number): { decision: Decision; state: CounterState } {
+  const next: CounterState = { ...state };
+  let rateRefusal = 0, quotaRefusal = 0;
+  let bucket: { capacity: number; level: number; need: number } | undefined;
+  let window: { start: number; end: number; used: number } | undefined;
+
+  if (limits.rate) {
+    const { limit, perMs, burst } = limits.rate;
+    const capacity = burst * perMs;
+    // A clock that steps back (another machine, a test) never refills; it never drains either.
+    const elapsed = Math.max(0, now - state.levelAt);
+    const level = state.level === null ? capacity : Math.min(capacity, state.level + elapsed * limit);
+    const need = cost * perMs;
+    bucket = { capacity, level, need };
+    next.level = level;
+    next.levelAt = Math.max(now, state.levelAt);
+    if (level < need) rateRefusal = need > capacity ? Math.ceil((capacity - level) / limit) : Math.ceil((need - level) / limit);
+  }
+  if (limits.quota) {
+    const current = periodWindow(limits.quota.period, now);
+    // A stored period later than `now` (clock stepped back) keeps counting there: never a free reset.
+    const stored = state.periodStart !== null && state.periodStart >= current.start;
+    const start = stored ? state.periodStart! : current.start;
+    const end = stored ? periodWindow(limits.quota.period, start).end : current.end;
+    const used = stored ? state.used : 0;
+    window = { start, end, used };
+    next.periodStart = start;
+    next.used = used;
+    if (used + cost > limits.quota.limit) quotaRefusal = Math.max(1, end - now);
+  }
+
+  const allowed = rateRefusal === 0 && quotaRefusal === 0;
+  if (allowed) {
+    if (bucket) { bucket.level -= bucket.need; next.level = bucket.level; }
+    if (window) { window.used += cost; next.used = window.used; }
+  }
+
+  const decision: Decision = { allowed, retryAfterMs: allowed ? 0 : Math.max(rateRefusal, quotaRefusal) };
+  if (!allowed) decision.refusedBy = quotaRefusal > 0 ? "quota" : "rate";
+  if (limits.rate && bucket) {
+    const { limit, perMs, burst } = limits.rate;
+    decision.rate = { limit, perMs, burst, remaining: Math.floor(bucket.level / perMs), resetMs: Math.ceil((bucket.capacity - bucket.level) / limit) };
+  }
+  if (limits.quota && window) {
+    decision.quota = {
+      limit: limits.quota.limit, period: limits.quota.period, used: window.used,
+      remaining: Math.max(0, limits.quota.limit - window.used),
+      periodStart: window.start, periodEnd: window.end, resetMs: Math.max(0, window.end - now),
+    };
+  }
+  return { decision, state: next };
+}
+
+/** What `decide` would report for a zero-cost look, without consuming: the usage endpoint. */
+export function peek(limits: Limits, state: CounterState, now: number): Decision {
+  return decide(limits, state, 0, now).decision;
+}

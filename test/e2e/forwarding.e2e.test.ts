@@ -1,0 +1,182 @@
+/**
+ * The gateway as a server on a loopback port, in front of a real Node origin, driven by real HTTP.
+ */
+import { createHash } from "node:crypto";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEchoOrigin, streamBytes } from "../support/echo-origin.ts";
+import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+const MB = 1024 * 1024;
+let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
+let admin: { server: Server; url: string; hits: string[] };
+let gateway: GatewayProcess;
+
+beforeAll(async () => {
+  origin = await startEchoOrigin();
+  // A second origin standing for "somewhere a bypass must never reach"; it records every hit.
+  const hits: string[] = [];
+  const server = createServer((req, res) => { hits.push(req.url!); res.end("admin"); });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  admin = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  gateway = await startGateway({
+    routes: {
+      origins: {
+        echo: { url: origin.url },
+        slow: { url: origin.url, timeoutMs: 1000 },
+        closed: { url: "http://127.0.0.1:1" },
+        admin: { url: admin.url },
+      },
+      routes: [
+        { id: "users", path: "/v1/users/:id", origin: "echo", auth: "none", rewrite: "/users/:id" },
+        { id: "public", path: "/v1/public/*", origin: "echo", auth: "none", stripPrefix: "/v1" },
+        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none" },
+        { id: "download", path: "/download", methods: ["GET"], origin: "echo", auth: "none" },
+        { id: "slow", path: "/slow", origin: "slow", auth: "none" },
+        { id: "closed", path: "/closed", origin: "closed", auth: "none" },
+        { id: "admin", path: "/admin/*", host: "admin.internal", origin: "admin", auth: "none" },
+      ],
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  origin?.server.closeAllConnections();
+  origin?.server.close();
+  admin?.server.close();
+});
+
+/** A raw HTTP/1.1 request, so the path reaches the gateway exactly as written. */
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(gateway.port, "127.0.0.1", () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    });
+    let data = "";
+    socket.on("data", (chunk) => { data += chunk.toString("latin1"); });
+    socket.on("end", () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), body: data.split("\r\n\r\n").slice(1).join("\r\n\r\n") }));
+    socket.on("error", reject);
+  });
+}
+
+function get(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    httpRequest(`${gateway.url}${path}`, { headers }, resolve).on("error", reject).end();
+  });
+}
+
+async function sampleRss<T>(work: Promise<T>): Promise<{ result: T; peak: number }> {
+  let peak = gateway.rss();
+  const timer = setInterval(() => { peak = Math.max(peak, gateway.rss()); }, 50);
+  try {
+    const result = await work;
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe("streaming through the gateway", () => {
+  it("streams a 128 MB upload to the origin without holding it in memory", async () => {
+    const size = 128 * MB;
+    const baseline = gateway.rss();
+    const chunk = Buffer.alloc(MB, 0x62);
+    const expected = createHash("sha256");
+    for (let i = 0; i < size / MB; i++) expected.update(chunk);
+    const body = Readable.from((function* () { for (let i = 0; i < size / MB; i++) yield chunk; })());
+    const { result, peak } = await sampleRss(new Promise<{ bodyBytes: number; bodySha256: string }>((resolve, reject) => {
+      const req = httpRequest(`${gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", "content-length": String(size) } }, (res) => {
+        let text = "";
+        res.on("data", (c) => { text += c; });
+        res.on("end", () => resolve(JSON.parse(text)));
+      });
+      req.on("error", reject);
+      body.pipe(req);
+    }));
+    expect(result.bodyBytes).toBe(size);
+    expect(result.bodySha256).toBe(expected.digest("hex"));
+    console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
+    expect(peak - baseline).toBeLessThan(48 * MB);
+  });
+
+  it("streams a 128 MB download to the client without holding it in memory", async () => {
+    const size = 128 * MB;
+    const baseline = gateway.rss();
+    const { result, peak } = await sampleRss(new Promise<number>((resolve, reject) => {
+      get("/download", { "x-origin-bytes": String(size) }).then((res) => {
+        let received = 0;
+        res.on("data", (c: Buffer) => { received += c.length; });
+        res.on("end", () => resolve(received));
+        res.on("error", reject);
+      }, reject);
+    }));
+    expect(result).toBe(size);
+    console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
+    expect(peak - baseline).toBeLessThan(48 * MB);
+  });
+
+  it("delivers the first bytes before the origin has finished", async () => {
+    // The origin streams slowly; the client must see data long before the end.
+    const res = await get("/download", { "x-origin-bytes": String(64 * MB) });
+    const started = Date.now();
+    const first = await new Promise<number>((resolve) => res.once("data", () => resolve(Date.now() - started)));
+    res.destroy();
+    expect(first).toBeLessThan(1000);
+  });
+});
+
+describe("origin faults over real sockets", () => {
+  it("answers 504 within the timeout plus one second when the origin is slow", async () => {
+    const started = Date.now();
+    const res = await get("/slow", { "x-origin-delay": "5000" });
+    const elapsed = Date.now() - started;
+    expect(res.statusCode).toBe(504);
+    expect(elapsed).toBeLessThan(2000);
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    res.resume();
+  });
+
+  it("answers 502 when the origin refuses the connection", async () => {
+    const res = await get("/closed");
+    expect(res.statusCode).toBe(502);
+    res.resume();
+  });
+});
+
+describe("path bypass attempts", () => {
+  const attempts = [
+    "/v1/users/..%2f..%2fadmin",
+    "/v1/users/..%2F..%2Fadmin/x",
+    "/v1/users/%2e%2e/%2e%2e/admin/x",
+    "/v1/users/../../admin/x",
+    "/v1/public/../../admin/x",
+    "/v1/public/..%5c..%5cadmin",
+    "/v1/public/..\\..\\admin\\x",
+    "//admin/x",
+    "///admin/x",
+    "/v1/public/..;/..;/admin/x",
+    "/v1/users/1;/../../admin",
+    "/v1/public/%2e%2e%2f%2e%2e%2fadmin",
+    "/v1/public/%252e%252e/admin",
+    "/v1/users/%00/../admin",
+    "/%61dmin/x",
+    "/admin/x",
+  ];
+
+  it.each(attempts)("%s never reaches an unintended origin path", async (path) => {
+    const { status, body } = await rawGet(path);
+    expect(admin.hits, `admin origin was reached by ${path}`).toEqual([]);
+    if (status === 200) {
+      // Reached the echo origin: only inside the prefixes the routes grant.
+      const echoed = JSON.parse(body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as { url: string };
+      expect(echoed.url).toMatch(/^\/(users\/[^/]+|public(\/.*)?)$/);
+    } else {
+      expect([400, 404]).toContain(status);
+    }
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * The operator's commands, as they run them: `npm start -- --routes FILE --port N` serves another
+ * table through wrangler dev, and refuses an invalid one before starting anything.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEchoOrigin } from "../support/echo-origin.ts";
+import { freePort } from "../support/gateway-process.ts";
+
+const NODE = join(process.cwd(), "node_modules/.bin/node");
+const dir = mkdtempSync(join(tmpdir(), "gateway-start-"));
+let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
+
+beforeAll(async () => { origin = await startEchoOrigin(); });
+afterAll(() => { origin.server.closeAllConnections(); origin.server.close(); });
+
+function start(args: string[]) {
+  const child = spawn(NODE, ["scripts/start.ts", ...args], {
+    env: { ...process.env, PATH: `${join(process.cwd(), "node_modules/.bin")}:${process.env.PATH}` },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so stopping it stops wrangler and workerd too
+  });
+  let out = "";
+  child.stdout.on("data", (c) => { out += c; });
+  child.stderr.on("data", (c) => { out += c; });
+  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  return { child, output: () => out, exited, stop: () => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* gone */ } return exited; } };
+}
+
+describe("npm start -- --routes FILE --port N", () => {
+  it("serves the given table on the given port, alone", async () => {
+    const port = await freePort();
+    const routes = join(dir, "routes.json");
+    writeFileSync(routes, JSON.stringify({
+      origins: { echo: { url: origin.url } },
+      routes: [{ id: "try", path: "/try/:thing", origin: "echo", auth: "none", rewrite: "/tried/:thing" }],
+    }));
+    const gateway = start(["--routes", routes, "--port", String(port)]);
+    try {
+      const deadline = Date.now() + 45_000;
+      while (!gateway.output().includes("Edge Gateway is running")) {
+        if (Date.now() > deadline) throw new Error(`gateway did not start:\n${gateway.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gateway.output()).toContain(`running on http://127.0.0.1:${port}`);
+      const response = await fetch(`http://127.0.0.1:${port}/try/it?x=1`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { url: string }).url).toBe("/tried/it?x=1");
+      expect((await fetch(`http://127.0.0.1:${port}/v1/users/1`)).status).toBe(404); // not the default table
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("refuses an invalid table, listing every problem, and starts nothing", async () => {
+    const routes = join(dir, "bad.json");
+    writeFileSync(routes, JSON.stringify({ origins: {}, routes: [{ id: "x", path: "/x", origin: "nowhere" }] }));
+    const gateway = start(["--routes", routes, "--port", String(await freePort())]);
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.output()).toContain(`routes[0].auth: required: every route states its auth`);
+    expect(gateway.output()).toContain(`routes[0].origin: unknown origin "nowhere"`);
+    expect(gateway.output()).not.toContain("wrangler");
+  });
+});

@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { GatewayError } from "../../src/errors.ts";
+import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+
+describe("the error envelope", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("answers an unexpected failure with 500 internal_error and no internals, logging them for the operator", async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => { logged.push(line); });
+    const call = gatewayFor({ routes: [route("boom", "/boom")] }, {
+      builders: { policies: () => [() => { throw new TypeError("secret internal detail at db.internal:5432"); }], handler: () => undefined },
+    });
+    const response = await call("/boom", { headers: { "x-request-id": "boom-1" } });
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "internal_error", message: "The gateway failed to handle the request.", requestId: "boom-1" } });
+    expect(text).not.toContain("secret internal detail");
+    expect(logged.join("\n")).toContain("secret internal detail");
+    expect(logged.join("\n")).toContain("boom-1");
+  });
+
+  it("carries a policy's GatewayError status, code and headers to the client", async () => {
+    const call = gatewayFor({ routes: [route("deny", "/deny")] }, {
+      builders: { policies: () => [() => { throw new GatewayError(429, "rate_limited", "Slow down.", { "retry-after": "3" }); }], handler: () => undefined },
+    });
+    const response = await call("/deny");
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("3");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await errorOf(response)).toMatchObject({ code: "rate_limited", message: "Slow down." });
+  });
+
+  it("lets a policy answer instead of the origin", async () => {
+    const call = gatewayFor({ routes: [route("short", "/short")] }, {
+      builders: { policies: () => [() => new Response("from policy", { status: 203 })], handler: () => undefined },
+    });
+    const response = await call("/short");
+    expect(response.status).toBe(203);
+    expect(await response.text()).toBe("from policy");
+    expect(response.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("sends an error to a HEAD request without a body", async () => {
+    const call = gatewayFor({ routes: [route("only-get", "/g", { methods: ["GET"] })] });
+    const response = await call("/missing", { method: "HEAD" });
+    expect(response.status).toBe(404);
+    expect(await response.text()).toBe("");
+  });
+});
