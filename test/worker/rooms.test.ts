@@ -118,6 +118,31 @@ describe("auth before the upgrade", () => {
   });
 });
 
+describe("a room behind the real API-key policy", () => {
+  const call = gatewayWith({
+    plans: { basic: { quota: { limit: 1000, per: "month" } } },
+    admin: ADMIN,
+    routes: [roomRoute({}, { auth: { apiKey: true } })],
+  }, { bindings });
+
+  it("answers a missing or unknown key with 401 and never a 101, and admits a valid key", async () => {
+    const room = uniqueRoom();
+    for (const headers of [{ upgrade: "websocket" }, { upgrade: "websocket", "x-api-key": "not-a-key" }] as Record<string, string>[]) {
+      const response = await call(`/v1/rooms/${room}`, { headers });
+      expect(response.status).toBe(401);
+      expect(response.webSocket).toBeNull();
+    }
+    expect(await (await call(`/_gateway/rooms/${room}`, admin(""))).json()).toEqual({ room, count: 0 });
+
+    const created = await call("/_gateway/keys", admin("", { method: "POST", body: JSON.stringify({ name: "room test", owner: "rooms", plan: "basic" }) }));
+    expect(created.status).toBe(201);
+    const { key } = await created.json() as { key: string };
+    const { socket, welcome } = await join(call, `/v1/rooms/${room}`, { "x-api-key": key });
+    expect(welcome.count).toBe(1);
+    socket.close();
+  });
+});
+
 describe("messages", () => {
   const call = gatewayWith({ routes: [roomRoute()] });
 
