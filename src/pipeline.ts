@@ -6,8 +6,10 @@
 import { apiKeyPolicies } from "./policies/api-key/index.ts";
 import { quotaPolicies } from "./quota/index.ts";
 import type { RouteBuilders } from "./router/compile.ts";
+import { createRoomHandler } from "./rooms/handler.ts";
+import { webSocketPassThrough } from "./upstream/websocket.ts";
 
 export const gatewayBuilders: RouteBuilders = {
   policies: (route, table) => [...apiKeyPolicies(route, table), ...quotaPolicies(route, table)],
-  handler: () => undefined,
+  handler: (route, table) => route.room ? createRoomHandler(route, table) : route.websocket ? webSocketPassThrough : undefined,
 };

@@ -9,6 +9,7 @@ import type { RouteTable } from "../config/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { GatewayEnv } from "../types.ts";
 import { createKeysApi } from "./keys.ts";
+import { createRoomsApi } from "./rooms.ts";
 
 export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
@@ -25,6 +26,7 @@ export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
   api.route("/keys", createKeysApi(table));
   void table;
+  api.route("/rooms", createRoomsApi());
   api.all("*", () => { throw new GatewayError(404, "not_found", "No admin endpoint here."); });
   return api;
 }

@@ -1,0 +1,119 @@
+/**
+ * WebSocket pass-through for `"websocket": true` routes: after the route's auth policies, the upgrade
+ * is sent to the origin (same header hygiene as forwarding, the same path building), and frames are
+ * relayed both ways, text as text and binary as binary. When either side closes, the other is closed
+ * with the same code and reason (or 1000 / 1011 when the code may not be sent).
+ *
+ * A plain HTTP request to such a route gets 426: the route is a WebSocket endpoint.
+ */
+import { GatewayError } from "../errors.ts";
+import type { GatewayContext, RouteMatch } from "../types.ts";
+import { applyResponseEdits, originRequestHeaders } from "./headers.ts";
+
+/** True for a WebSocket upgrade: `Upgrade` lists the `websocket` token, in any case. */
+export function isWebSocketUpgrade(headers: Headers): boolean {
+  const upgrade = headers.get("upgrade");
+  return upgrade !== null && upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
+}
+
+/** The first subprotocol the client offered; the answer must name one of them or browsers fail. */
+export function firstSubprotocol(headers: Headers): string | null {
+  const offered = headers.get("sec-websocket-protocol");
+  if (!offered) return null;
+  const first = offered.split(",")[0]!.trim();
+  return first === "" ? null : first;
+}
+
+/** Rejects anything that is not a GET with `Upgrade: websocket`, with 405 or 426. */
+export function requireUpgrade(c: GatewayContext, what: string): void {
+  if (!isWebSocketUpgrade(c.req.raw.headers))
+    throw new GatewayError(426, "upgrade_required", `${what} is a WebSocket endpoint: connect with Upgrade: websocket.`, { upgrade: "websocket" });
+  if (c.req.method !== "GET")
+    throw new GatewayError(405, "method_not_allowed", "A WebSocket upgrade is a GET request.", { allow: "GET" });
+}
+
+/** Handshake headers the runtime writes itself when it opens the origin's WebSocket. */
+const HANDSHAKE = ["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"];
+
+export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch): Promise<Response> {
+  const route = c.get("route");
+  const origin = route?.origin;
+  if (!route || !origin) throw new TypeError("a WebSocket pass-through route needs an origin");
+  requireUpgrade(c, "This route");
+
+  const url = new URL(c.req.url);
+  const requestId = c.get("requestId");
+  const headers = originRequestHeaders(c.req.raw.headers, {
+    clientIp: c.req.header("cf-connecting-ip") ?? null,
+    host: url.host,
+    proto: url.protocol === "https:" ? "https" : "http",
+    requestId,
+  }, route.requestEdits, c.get("upstreamHeaders"));
+  for (const name of HANDSHAKE) headers.delete(name);
+  headers.set("upgrade", "websocket");
+  if (origin.hostHeader) headers.set("host", origin.hostHeader);
+
+  const target = origin.base + route.buildPath(match.canonicalPath, match.params, match.rest) + url.search;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), origin.timeoutMs);
+  const sent = Date.now();
+  let response: Response;
+  try {
+    response = await fetch(target, { headers, signal: controller.signal, redirect: "manual" });
+  } catch {
+    if (controller.signal.aborted) throw new GatewayError(504, "origin_timeout", "The origin did not respond in time.");
+    throw new GatewayError(502, "origin_unreachable", "The origin could not be reached.");
+  } finally {
+    clearTimeout(timer);
+  }
+  c.set("originMs", Date.now() - sent);
+
+  const upstream = response.webSocket;
+  if (response.status !== 101 || !upstream) {
+    // The origin answered the upgrade with HTTP (401, 404, ...): the client sees that answer.
+    if (response.status === 101) throw new GatewayError(502, "origin_bad_upgrade", "The origin's WebSocket handshake failed.");
+    const passed = new Response(response.body, response);
+    applyResponseEdits(passed.headers, route.responseEdits, requestId);
+    return passed;
+  }
+
+  const pair = new WebSocketPair();
+  const client = pair[0], server = pair[1];
+  // Binary frames must stay ArrayBuffers: with a Blob (the newer default) send() would not relay them.
+  upstream.binaryType = "arraybuffer";
+  server.binaryType = "arraybuffer";
+  upstream.accept();
+  server.accept();
+  relay(server, upstream);
+  relay(upstream, server);
+
+  const answer = new Headers();
+  const protocol = response.headers.get("sec-websocket-protocol");
+  if (protocol) answer.set("sec-websocket-protocol", protocol);
+  return new Response(null, { status: 101, webSocket: client, headers: answer });
+}
+
+/** Forwards every frame from `from` to `to`, and the close (or an error) as a close. */
+function relay(from: WebSocket, to: WebSocket): void {
+  from.addEventListener("message", (event) => {
+    try { to.send(event.data); } catch { closeQuietly(from, 1011, "peer gone"); }
+  });
+  from.addEventListener("close", (event) => {
+    closeQuietly(to, sendableCode(event.code), event.reason);
+    closeQuietly(from, sendableCode(event.code), event.reason);
+  });
+  from.addEventListener("error", () => {
+    closeQuietly(to, 1011, "peer error");
+  });
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try { ws.close(code, reason); } catch { /* already closed */ }
+}
+
+/** Codes that describe a close but may not travel in a close frame become 1000 (none given) or 1011. */
+export function sendableCode(code: number): number {
+  if (code === 1005) return 1000;
+  if (code === 1006 || code === 1015 || code === 1004 || code < 1000 || code >= 5000 || (code >= 1016 && code < 3000)) return 1011;
+  return code;
+}
