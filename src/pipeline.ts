@@ -4,10 +4,11 @@
  * Each capability owns its factory; this file only decides the order.
  */
 import { apiKeyPolicies } from "./policies/api-key/index.ts";
+import { jwtPolicies } from "./policies/jwt/index.ts";
 import { quotaPolicies } from "./quota/index.ts";
 import type { RouteBuilders } from "./router/compile.ts";
 
 export const gatewayBuilders: RouteBuilders = {
-  policies: (route, table) => [...apiKeyPolicies(route, table), ...quotaPolicies(route, table)],
+  policies: (route, table) => [...jwtPolicies(route, table), ...apiKeyPolicies(route, table), ...quotaPolicies(route, table)],
   handler: () => undefined,
 };
