@@ -4,6 +4,11 @@
  */
 import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters, type JWTPayload } from "jose";
 
+declare module "vitest" {
+  // Provided by test/support/jwt-jwks-server-setup.ts (globalSetup of the worker project).
+  export interface ProvidedContext { jwksServerPort: number }
+}
+
 export const ISSUER = "https://auth.test/";
 export const AUDIENCE = "api";
 

@@ -1,8 +1,8 @@
 /**
  * One verifier per authorizer, built once at startup. A token passes, in order:
- * 1. at most 8 KiB, and the strict compact pattern `header.payload.signature` of base64url
- *    characters (refuses JSON serialization, a JWE's five parts, whitespace and padding before
- *    jose sees them: jose itself tolerates some of these);
+ * 1. at most 8 KiB, and the strict compact pattern `header.payload.signature` of canonical
+ *    base64url (refuses JSON serialization, a JWE's five parts, whitespace, padding and
+ *    non-canonical final characters before jose sees them: jose itself tolerates some of these);
  * 2. jose's `jwtVerify` with the configured algorithms (so `alg: none` and every algorithm not
  *    listed are refused), a key resolver of our own (header `jwk`, `jku`, `x5u`, `x5c` are never
  *    read, so never fetched), unknown `crit` headers refused;
@@ -20,6 +20,20 @@ export const MAX_TOKEN_LENGTH = 8 * 1024;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
 
 export type JwtClaims = JWTPayload;
+
+/**
+ * Canonical base64url: a final group of 2 or 3 characters must leave its unused low bits zero, and
+ * a group of 1 character is impossible. Otherwise two spellings decode to the same bytes while
+ * the signature covers only one of them (Wycheproof "ModifiedUnusedBitsInPayload").
+ */
+function canonicalBase64url(segment: string): boolean {
+  switch (segment.length % 4) {
+    case 1: return false;
+    case 2: return /[AQgw]$/.test(segment);
+    case 3: return /[AEIMQUYcgkosw048]$/.test(segment);
+    default: return true;
+  }
+}
 
 export interface VerifyOptions {
   /** Where Worker secrets are read from (c.env). */
@@ -61,7 +75,8 @@ export class JwtVerifier {
   async verify(token: string, options: VerifyOptions): Promise<JwtClaims> {
     const realm = this.name;
     if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(realm, "token_malformed", "too_long", `The token is longer than ${MAX_TOKEN_LENGTH} bytes.`);
-    if (!COMPACT_JWS.test(token)) throw invalidToken(realm, "token_malformed", "malformed", "The token is not a compact JWS (header.payload.signature in base64url).");
+    if (!COMPACT_JWS.test(token) || !token.split(".").every(canonicalBase64url))
+      throw invalidToken(realm, "token_malformed", "malformed", "The token is not a compact JWS (header.payload.signature in base64url).");
     const getKey = (header: JWSHeaderParameters) => this.keyFor(header, options);
     try {
       const { payload } = await jwtVerify(token, getKey, this.options);
