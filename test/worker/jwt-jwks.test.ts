@@ -4,7 +4,7 @@
  * are exact. The clock is frozen (Date only; timers stay real) and moved by hand.
  */
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { forgetRemoteJwksInIsolate } from "../../src/policies/jwt/remote_jwks.ts";
+import { forgetRemoteJwksInIsolate, maxAgeFrom, remoteJwks } from "../../src/policies/jwt/remote_jwks.ts";
 import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 import { AUDIENCE, ISSUER, jwksServer, mint, mintWith, testKeyPair, type TestKeyPair } from "../support/jwt-tokens.ts";
 
@@ -92,6 +92,32 @@ describe("remote JWKS: caching", () => {
     const forged = await mint(k2.privateKey, "ES256", "key-1", { header: { jku: server.url(attacker), x5u: `${server.base}/sets/${attacker}/cert.pem` } });
     expect(await idp.status(forged)).toBe(401);
     expect(await server.stats(attacker)).toEqual({ fetches: 0, requests: 0 });
+  });
+});
+
+describe("remote JWKS: sharing a fetch across requests", () => {
+  it("stops waiting for a shared fetch whose request is gone, and fetches itself", async () => {
+    const set = `set-${crypto.randomUUID()}`;
+    await server.put(set, { keys: [k1.publicJwk] });
+    const jwks = remoteJwks(server.url(set));
+    // Another request started a fetch 5.5 s ago and ended; its promise will never settle.
+    (jwks as unknown as { inFlight: unknown }).inFlight = { promise: new Promise(() => {}), startedAt: Date.now() - 5_500 };
+    const started = performance.now();
+    const key = await jwks.keyFor("ES256", "key-1", "idp");
+    expect(key.type).toBe("public");
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect((await server.stats(set)).fetches).toBe(1);
+  });
+});
+
+describe("remote JWKS: freshness from Cache-Control", () => {
+  it("reads max-age, clamps it to [60 s, 24 h] and treats no-store as the minimum", () => {
+    expect(maxAgeFrom(null)).toBe(600_000);
+    expect(maxAgeFrom("public, max-age=300, must-revalidate")).toBe(300_000);
+    expect(maxAgeFrom("max-age=5")).toBe(60_000);
+    expect(maxAgeFrom("max-age=604800")).toBe(86_400_000);
+    expect(maxAgeFrom("no-store")).toBe(60_000);
+    expect(maxAgeFrom("private")).toBe(600_000);
   });
 });
 
