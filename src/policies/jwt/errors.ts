@@ -8,7 +8,7 @@ import { GatewayError } from "../../errors.ts";
 export type JwtErrorCode =
   | "token_missing" | "token_malformed" | "token_invalid" | "token_expired" | "token_not_yet_valid"
   | "insufficient_scope" | "claim_mismatch"
-  | "jwks_unavailable" | "auth_secret_missing" | "auth_secret_invalid" | "auth_key_invalid";
+  | "jwks_unavailable" | "auth_secret_missing" | "auth_secret_invalid" | "auth_key_invalid" | "auth_unavailable";
 
 /** Why a token was refused, one step finer than the code. */
 export type JwtRejectReason =

@@ -120,6 +120,6 @@ export class JwtVerifier {
     // not fit this token. Never a 500, never the error text.
     if (error instanceof TypeError) return invalidToken(realm, "token_invalid", "no_key", "No known key can verify this token.");
     console.error(JSON.stringify({ event: "jwt_verify_failed", authorizer: realm, error: error instanceof Error ? error.name : typeof error }));
-    return unavailable("jwks_unavailable", "unavailable", "The token could not be verified right now.", 5);
+    return unavailable("auth_unavailable", "unavailable", "The token could not be verified right now.", 5);
   }
 }
