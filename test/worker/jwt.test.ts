@@ -36,6 +36,7 @@ function gateway() {
       main: { type: "jwt", issuer: ISSUER, audience: [AUDIENCE], algorithms: ["RS256", "ES256"], jwks: { keys: [rsa.publicJwk, ec.publicJwk] } },
       pem: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], publicKey: pem },
       internal: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "TEST_JWT_SECRET" } },
+      custom: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"], jwks: { keys: [rsa.publicJwk] }, tokenSources: [{ header: "X-Access-Token" }] },
       unset: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "NOT_BOUND_ANYWHERE" } },
       browser: {
         type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], jwks: { keys: [ec.publicJwk] },
@@ -45,6 +46,7 @@ function gateway() {
     routes: [
       route("users", "/v1/users/:id", { auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub", "x-user-email": "email", "x-user-roles": "roles" } }),
       route("forwarding", "/v1/forwarding", { auth: { authorizer: "main", forwardAuthorization: true } }),
+      route("custom", "/v1/custom", { auth: { authorizer: "custom" } }),
       route("pem", "/v1/pem", { auth: { authorizer: "pem" } }),
       route("internal", "/v1/internal", { auth: { authorizer: "internal" } }),
       route("unset", "/v1/unset", { auth: { authorizer: "unset" } }),
@@ -126,6 +128,12 @@ describe("JWT authorizer: what the origin sees", () => {
     const token = await mintWith(rsa);
     const echo = await echoOf(await call("/v1/forwarding", bearer(token)));
     expect(echo.headers.authorization).toBe(`Bearer ${token}`);
+  });
+
+  it("reads the token from a configured header and does not forward that header", async () => {
+    const echo = await echoOf(await call("/v1/custom", { headers: { "x-access-token": `Bearer ${await mintWith(rsa)}` } }));
+    expect(echo.headers["x-access-token"]).toBeUndefined();
+    await expectRefused(await call("/v1/custom", bearer(await mintWith(rsa))), 401, "token_missing");
   });
 
   it("reads the token from a cookie and forwards the other cookies without it", async () => {

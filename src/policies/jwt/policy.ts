@@ -3,10 +3,12 @@
  * claims, put the claims on the context (`c.get("jwt")`, read by rate limits `jwt:<claim>` and
  * rooms), and shape what the origin sees:
  * - identity headers (`identityHeaders: { header: claim }`) are set from the verified claims; a
- *   client-sent header of any of those names is always removed, also when the claim is absent;
- * - the credential is stripped unless the route sets `auth.forwardAuthorization: true`: the
- *   Authorization header (every header source), the token cookie, the token's
- *   Sec-WebSocket-Protocol entry. (A token in a query parameter is forwarded as part of the URL.)
+ *   client-sent header of any of those names is always removed, also when the claim is absent
+ *   (the route compiler puts those names, and `authorization` unless the route forwards it, on the
+ *   route's static remove list: src/router/compile.ts);
+ * - the credential is stripped unless the route sets `auth.forwardAuthorization: true`: other
+ *   header sources than Authorization, the token cookie, the token's Sec-WebSocket-Protocol entry.
+ *   (A token in a query parameter is forwarded as part of the URL.)
  */
 import { GATEWAY_OWNED_REQUEST_HEADERS, type Route, type RouteTable } from "../../config/schema.ts";
 import type { GatewayContext, Policy } from "../../types.ts";
@@ -111,8 +113,8 @@ export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefin
       throw new TypeError(`route "${route.id}": "${header}" cannot be an identity header`);
   }
   const forwardCredential = auth.forwardAuthorization === true;
-  const removed = new Set<string>(identity.map(([header]) => header));
-  if (!forwardCredential) for (const source of sources) if ("header" in source) removed.add(source.header);
+  // Token headers the route compiler does not already remove (it knows `authorization` only).
+  const extraTokenHeaders = forwardCredential ? [] : sources.flatMap((s) => ("header" in s && s.header !== "authorization" ? [s.header] : []));
   const cookieSource = sources.find((s): s is { cookie: string } => "cookie" in s);
   const protocolSource = sources.find((s): s is { webSocketProtocol: string } => "webSocketProtocol" in s);
 
@@ -123,7 +125,7 @@ export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefin
     checkRequirements(claims, requirements, realm);
     c.set("jwt", claims);
 
-    removeUpstream(c, removed);
+    if (extraTokenHeaders.length > 0) removeUpstream(c, extraTokenHeaders);
     if (identity.length === 0 && forwardCredential) return;
     const upstream = upstreamHeaders(c);
     for (const [header, claim] of identity) {
@@ -143,4 +145,10 @@ export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefin
       if (rest.length === 0) removeUpstream(c, ["sec-websocket-protocol"]); else upstream.set("sec-websocket-protocol", rest.join(", "));
     }
   };
+}
+
+/** The route's JWT policies (none or one), for src/pipeline.ts. */
+export function jwtPolicies(route: Route, table: RouteTable): Policy[] {
+  const policy = jwtAuthorizer(route, table);
+  return policy ? [policy] : [];
 }
