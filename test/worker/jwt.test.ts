@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { base64url, exportJWK, generateKeyPair, type JWK } from "jose";
 import { gatewayBuilders } from "../../src/pipeline.ts";
+import { verifyRequest } from "../../src/policies/jwt/index.ts";
 import type { RouteBuilders } from "../../src/router/compile.ts";
 import type { Policy } from "../../src/types.ts";
 import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
@@ -331,6 +332,32 @@ describe("JWT authorizer: route requirements", () => {
       expect(response.headers.get("www-authenticate")).toMatch(/error="insufficient_scope"/);
       await expectRefused(response, 403, "claim_mismatch");
     }
+  });
+});
+
+describe("verifyRequest: verifying outside a route's policies (WebSocket rooms)", () => {
+  // A route with auth "none" whose own policy authenticates with the named authorizer.
+  const call = gatewayFor({
+    authorizers: { main: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"], jwks: { keys: [rsa.publicJwk] } } },
+    routes: [route("room", "/room")],
+  }, {
+    builders: {
+      ...gatewayBuilders,
+      policies: (_route, table) => [async (c) => {
+        const claims = await verifyRequest(c, table, "main");
+        return new Response(`hello ${String(claims.sub)}`);
+      }],
+    },
+  });
+
+  it("returns the claims of a valid token", async () => {
+    const response = await call("/room", bearer(await mintWith(rsa, { claims: { sub: "u-9" } })));
+    expect(await response.text()).toBe("hello u-9");
+  });
+
+  it("throws the same refusals as the policy", async () => {
+    await expectRefused(await call("/room"), 401, "token_missing");
+    await expectRefused(await call("/room", bearer(await mintWith(attacker))), 401, "token_invalid");
   });
 });
 
