@@ -144,6 +144,14 @@ describe("JWT authorizer: what the origin sees", () => {
     expect(echo.headers.cookie).toBe("theme=dark; lang=en");
   });
 
+  it("forwards no Cookie or Sec-WebSocket-Protocol header at all when the token was all it held", async () => {
+    const token = await mintWith(ec);
+    const echo = await echoOf(await call("/v1/browser", { headers: { cookie: `session=${token}` } }));
+    expect(echo.headers.cookie).toBeUndefined();
+    const viaProtocol = await echoOf(await call("/v1/browser", { headers: { "sec-websocket-protocol": `bearer.${token}` } }));
+    expect(viaProtocol.headers["sec-websocket-protocol"]).toBeUndefined();
+  });
+
   it("reads the token from an opted-in query parameter", async () => {
     const token = await mintWith(ec);
     expect((await call(`/v1/browser?access_token=${token}`)).status).toBe(200);

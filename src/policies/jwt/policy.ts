@@ -126,23 +126,23 @@ export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefin
     c.set("jwt", claims);
 
     if (extraTokenHeaders.length > 0) removeUpstream(c, extraTokenHeaders);
-    if (identity.length === 0 && forwardCredential) return;
-    const upstream = upstreamHeaders(c);
     for (const [header, claim] of identity) {
       const value = identityHeaderValue(Object.hasOwn(claims, claim) ? claims[claim] : undefined);
-      if (value !== undefined) upstream.set(header, value);
+      if (value !== undefined) upstreamHeaders(c).set(header, value);
     }
     if (forwardCredential) return;
     // The token travels in a shared header: forward the rest of it, without the token.
-    const cookie = c.req.raw.headers.get("cookie");
-    if (cookieSource && cookie !== null) {
-      const rest = cookieHeaderWithout(cookie, cookieSource.cookie);
-      if (rest === undefined) removeUpstream(c, ["cookie"]); else upstream.set("cookie", rest);
+    if (cookieSource) {
+      const cookie = c.req.raw.headers.get("cookie");
+      const rest = cookie === null ? null : cookieHeaderWithout(cookie, cookieSource.cookie);
+      if (rest === undefined) removeUpstream(c, ["cookie"]);
+      else if (rest !== null) upstreamHeaders(c).set("cookie", rest);
     }
-    const protocols = c.req.raw.headers.get("sec-websocket-protocol");
-    if (protocolSource && protocols !== null) {
+    if (protocolSource) {
+      const protocols = c.req.raw.headers.get("sec-websocket-protocol");
       const rest = protocolEntries(protocols).filter((p) => !p.startsWith(protocolSource.webSocketProtocol));
-      if (rest.length === 0) removeUpstream(c, ["sec-websocket-protocol"]); else upstream.set("sec-websocket-protocol", rest.join(", "));
+      if (protocols !== null && rest.length === 0) removeUpstream(c, ["sec-websocket-protocol"]);
+      else if (protocols !== null) upstreamHeaders(c).set("sec-websocket-protocol", rest.join(", "));
     }
   };
 }
