@@ -88,7 +88,7 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
       host: url.host,
       proto: url.protocol === "https:" ? "https" : "http",
       requestId: c.get("requestId"),
-    }, route.requestEdits, c.get("upstreamHeaders"));
+    }, route.requestEdits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
 
     const target = route.buildPath(canonical.path, match.params, match.rest) + url.search;
     const sent = Date.now();

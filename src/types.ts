@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { JWTPayload } from "jose";
 import type { CompiledRoute } from "./router/compile.ts";
 import type { KeyStore } from "./policies/api-key/durable_object.ts";
 import type { ApiKeyIdentity } from "./policies/api-key/records.ts";
@@ -23,6 +24,10 @@ export interface GatewayVariables {
   errorCode: string | undefined;
   /** Headers a policy adds to the origin request (identity headers); set after client copies are removed. */
   upstreamHeaders: Headers | undefined;
+  /** Client request headers not forwarded to the origin (identity header names, credentials). */
+  upstreamRemove: Set<string> | undefined;
+  /** Claims of the verified JWT (set by the JWT authorizer; read by rate limits and rooms). */
+  jwt: JWTPayload | undefined;
   /** Headers a policy adds to the response (rate-limit headers). */
   responseHeaders: Headers | undefined;
   /** The caller's API key (id, name, owner, plan), set by the api-key policy. */

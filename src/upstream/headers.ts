@@ -58,13 +58,15 @@ function forwardedNode(ip: string): string {
  * (hygiene above, plus the route's `remove` list, which also names the credentials and identity
  * headers a client may not pass through); then the gateway's forwarding headers; then headers
  * policies add (identity from a verified token); then the route's `set`.
+ * `removed`: client headers a policy withholds on this request only (a shared header whose only
+ * content was a credential, such as a Cookie holding just the token).
  */
-export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, edits: HeaderEdits, extra?: Headers): Headers {
+export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, edits: HeaderEdits, extra?: Headers, removed?: ReadonlySet<string>): Headers {
   const dropped = connectionTokens(incoming.get("connection"));
   for (const name of edits.remove) dropped.add(name);
   const out = new Headers();
   for (const [name, value] of incoming) {
-    if (CLIENT_DROPPED.has(name) || dropped.has(name) || name.startsWith("cf-")) continue;
+    if (CLIENT_DROPPED.has(name) || dropped.has(name) || name.startsWith("cf-") || removed?.has(name)) continue;
     out.append(name, value);
   }
   if (facts.clientIp) out.set("x-forwarded-for", facts.clientIp);

@@ -1,0 +1,56 @@
+/**
+ * The JWT authorizer's refusals. Each carries a stable `code` for the JSON body and, for 401/403,
+ * an RFC 6750 `WWW-Authenticate` challenge. `reason` is finer-grained and internal (tests, logs);
+ * nothing here ever contains token content.
+ */
+import { GatewayError } from "../../errors.ts";
+
+export type JwtErrorCode =
+  | "token_missing" | "token_malformed" | "token_invalid" | "token_expired" | "token_not_yet_valid"
+  | "insufficient_scope" | "claim_mismatch"
+  | "jwks_unavailable" | "auth_secret_missing" | "auth_secret_invalid" | "auth_key_invalid" | "auth_unavailable";
+
+/** Why a token was refused, one step finer than the code. */
+export type JwtRejectReason =
+  | "missing" | "duplicate" | "too_long" | "malformed" | "unsupported"
+  | "alg_not_allowed" | "no_key" | "bad_signature"
+  | "not_claims_set" | "missing_claim" | "bad_claim" | "issuer" | "audience" | "expired" | "not_yet_valid"
+  | "scope" | "claim" | "unavailable" | "misconfigured";
+
+/** Reasons that can only arise after the signature was verified (claims checks). */
+export const AFTER_SIGNATURE: ReadonlySet<JwtRejectReason> = new Set(["not_claims_set", "missing_claim", "bad_claim", "issuer", "audience", "expired", "not_yet_valid", "scope", "claim"]);
+
+export class JwtRejection extends GatewayError {
+  readonly reason: JwtRejectReason;
+  constructor(status: number, code: JwtErrorCode, reason: JwtRejectReason, message: string, headers: Record<string, string> = {}) {
+    super(status, code, message, headers);
+    this.name = "JwtRejection";
+    this.reason = reason;
+  }
+}
+
+// Challenge parameters are quoted strings; our messages and realms are plain ASCII without quotes.
+const quoted = (s: string) => `"${s.replace(/["\\\r\n]/g, "")}"`;
+
+/** 401 without an error code: RFC 6750 3.1 says a request with no credentials gets none. */
+export function tokenMissing(realm: string): JwtRejection {
+  return new JwtRejection(401, "token_missing", "missing", "A bearer token is required.", { "www-authenticate": `Bearer realm=${quoted(realm)}` });
+}
+
+export function invalidToken(realm: string, code: JwtErrorCode, reason: JwtRejectReason, message: string): JwtRejection {
+  return new JwtRejection(401, code, reason, message, {
+    "www-authenticate": `Bearer realm=${quoted(realm)}, error="invalid_token", error_description=${quoted(message)}`,
+  });
+}
+
+export function insufficient(realm: string, code: "insufficient_scope" | "claim_mismatch", reason: "scope" | "claim", message: string, scopes: readonly string[]): JwtRejection {
+  const scope = scopes.length > 0 ? `, scope=${quoted(scopes.join(" "))}` : "";
+  return new JwtRejection(403, code, reason, message, {
+    "www-authenticate": `Bearer realm=${quoted(realm)}, error="insufficient_scope", error_description=${quoted(message)}${scope}`,
+  });
+}
+
+/** The gateway cannot verify tokens right now (keys unreachable, secret absent): fail closed. */
+export function unavailable(code: JwtErrorCode, reason: "unavailable" | "misconfigured", message: string, retryAfterSec: number): JwtRejection {
+  return new JwtRejection(503, code, reason, message, { "retry-after": String(Math.max(1, Math.ceil(retryAfterSec))) });
+}

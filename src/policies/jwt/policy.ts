@@ -1,0 +1,154 @@
+/**
+ * The JWT authorizer policy for a route: find the token, verify it, check the route's scopes and
+ * claims, put the claims on the context (`c.get("jwt")`, read by rate limits `jwt:<claim>` and
+ * rooms), and shape what the origin sees:
+ * - identity headers (`identityHeaders: { header: claim }`) are set from the verified claims; a
+ *   client-sent header of any of those names is always removed, also when the claim is absent
+ *   (the route compiler puts those names, and `authorization` unless the route forwards it, on the
+ *   route's static remove list: src/router/compile.ts);
+ * - the credential is stripped unless the route sets `auth.forwardAuthorization: true`: other
+ *   header sources than Authorization, the token cookie, the token's Sec-WebSocket-Protocol entry.
+ *   (A token in a query parameter is forwarded as part of the URL.)
+ */
+import { GATEWAY_OWNED_REQUEST_HEADERS, type Route, type RouteTable } from "../../config/schema.ts";
+import type { GatewayContext, Policy } from "../../types.ts";
+import { tokenMissing } from "./errors.ts";
+import { checkRequirements, compileRequirements } from "./requirements.ts";
+import type { TokenSource } from "./schema.ts";
+import { cookieHeaderWithout, DEFAULT_TOKEN_SOURCES, findToken, protocolEntries } from "./token_source.ts";
+import { JwtVerifier, type JwtClaims, type VerifyOptions } from "./verifier.ts";
+
+// Verifiers are built once per authorizer per route table (at startup), shared by its routes.
+const verifiersByTable = new WeakMap<RouteTable, Map<string, JwtVerifier>>();
+
+/** The verifier of a named authorizer of this table; throws TypeError for an unknown name. */
+export function verifierFor(table: RouteTable, name: string): JwtVerifier {
+  let verifiers = verifiersByTable.get(table);
+  if (!verifiers) {
+    verifiers = new Map();
+    verifiersByTable.set(table, verifiers);
+  }
+  let verifier = verifiers.get(name);
+  if (!verifier) {
+    const config = Object.hasOwn(table.authorizers, name) ? table.authorizers[name] : undefined;
+    if (!config) throw new TypeError(`unknown authorizer "${name}"`);
+    verifier = new JwtVerifier(name, config);
+    verifiers.set(name, verifier);
+  }
+  return verifier;
+}
+
+const MAX_IDENTITY_VALUE = 4096;
+const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * A claim as a header value: strings of visible ASCII as they are; numbers and booleans as text;
+ * arrays and objects as JSON with non-ASCII escaped. A string with other characters (which a
+ * header cannot carry unambiguously) or an over-long value is not sent: the header is absent.
+ */
+export function identityHeaderValue(value: unknown): string | undefined {
+  let text: string | undefined;
+  if (typeof value === "string") text = VISIBLE_ASCII.test(value) ? value : undefined;
+  else if (typeof value === "number" || typeof value === "boolean") text = String(value);
+  else if (typeof value === "object" && value !== null)
+    text = JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text !== undefined && text.length <= MAX_IDENTITY_VALUE ? text : undefined;
+}
+
+function waitUntilOf(c: GatewayContext): VerifyOptions["waitUntil"] {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined; // no ExecutionContext (some tests): background work then runs unheld
+  }
+}
+
+/**
+ * Verifies the request's token with a named authorizer (its token sources, keys and claim checks)
+ * and returns the claims. For capabilities that authenticate outside a route's policy chain, such
+ * as WebSocket rooms. Throws the same 401/503 GatewayErrors the policy does.
+ */
+export async function verifyRequest(c: GatewayContext, table: RouteTable, authorizer: string): Promise<JwtClaims> {
+  const verifier = verifierFor(table, authorizer);
+  const sources = table.authorizers[authorizer]!.tokenSources ?? DEFAULT_TOKEN_SOURCES;
+  const found = findToken(c.req.raw, sources, authorizer);
+  if (!found) throw tokenMissing(authorizer);
+  return verifier.verify(found.token, { env: c.env as Record<string, unknown>, waitUntil: waitUntilOf(c) });
+}
+
+/** Headers to the origin that policies set (created on first use). */
+function upstreamHeaders(c: GatewayContext): Headers {
+  let headers = c.get("upstreamHeaders");
+  if (!headers) {
+    headers = new Headers();
+    c.set("upstreamHeaders", headers);
+  }
+  return headers;
+}
+
+/** Client headers not to forward (merged with other policies' removals). */
+function removeUpstream(c: GatewayContext, names: Iterable<string>): void {
+  let removed = c.get("upstreamRemove");
+  if (!removed) {
+    removed = new Set();
+    c.set("upstreamRemove", removed);
+  }
+  for (const name of names) removed.add(name);
+}
+
+const RESERVED_IDENTITY = new Set<string>([...GATEWAY_OWNED_REQUEST_HEADERS, "authorization", "cookie", "sec-websocket-protocol"]);
+
+/** The policy for a route with `auth.authorizer`, or undefined when the route has none. */
+export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefined {
+  const auth = route.auth;
+  if (auth === "none" || auth.authorizer === undefined) return undefined;
+  const realm = auth.authorizer;
+  const verifier = verifierFor(table, realm);
+  const sources: readonly TokenSource[] = table.authorizers[realm]!.tokenSources ?? DEFAULT_TOKEN_SOURCES;
+  const requirements = compileRequirements(route.id, auth.scopes, auth.claims);
+  const identity = Object.entries(route.identityHeaders ?? {}).map(([header, claim]) => [header.toLowerCase(), claim] as const);
+  for (const [header] of identity) {
+    if (RESERVED_IDENTITY.has(header) || sources.some((s) => "header" in s && s.header === header))
+      throw new TypeError(`route "${route.id}": "${header}" cannot be an identity header`);
+  }
+  const forwardCredential = auth.forwardAuthorization === true;
+  // Token headers the route compiler does not already remove (it knows `authorization` only).
+  const extraTokenHeaders = forwardCredential ? [] : sources.flatMap((s) => ("header" in s && s.header !== "authorization" ? [s.header] : []));
+  const cookieSource = sources.find((s): s is { cookie: string } => "cookie" in s);
+  const protocolSource = sources.find((s): s is { webSocketProtocol: string } => "webSocketProtocol" in s);
+
+  return async function jwtAuthorize(c: GatewayContext): Promise<void> {
+    const found = findToken(c.req.raw, sources, realm);
+    if (!found) throw tokenMissing(realm);
+    const claims = await verifier.verify(found.token, { env: c.env as Record<string, unknown>, waitUntil: waitUntilOf(c) });
+    checkRequirements(claims, requirements, realm);
+    c.set("jwt", claims);
+
+    if (extraTokenHeaders.length > 0) removeUpstream(c, extraTokenHeaders);
+    for (const [header, claim] of identity) {
+      const value = identityHeaderValue(Object.hasOwn(claims, claim) ? claims[claim] : undefined);
+      if (value !== undefined) upstreamHeaders(c).set(header, value);
+    }
+    if (forwardCredential) return;
+    // The token travels in a shared header: forward the rest of it, without the token.
+    if (cookieSource) {
+      const cookie = c.req.raw.headers.get("cookie");
+      const rest = cookie === null ? null : cookieHeaderWithout(cookie, cookieSource.cookie);
+      if (rest === undefined) removeUpstream(c, ["cookie"]);
+      else if (rest !== null) upstreamHeaders(c).set("cookie", rest);
+    }
+    if (protocolSource) {
+      const protocols = c.req.raw.headers.get("sec-websocket-protocol");
+      const rest = protocolEntries(protocols).filter((p) => !p.startsWith(protocolSource.webSocketProtocol));
+      if (protocols !== null && rest.length === 0) removeUpstream(c, ["sec-websocket-protocol"]);
+      else if (protocols !== null) upstreamHeaders(c).set("sec-websocket-protocol", rest.join(", "));
+    }
+  };
+}
+
+/** The route's JWT policies (none or one), for src/pipeline.ts. */
+export function jwtPolicies(route: Route, table: RouteTable): Policy[] {
+  const policy = jwtAuthorizer(route, table);
+  return policy ? [policy] : [];
+}
