@@ -90,7 +90,7 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
       requestId: c.get("requestId"),
     }, route.requestEdits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
 
-    const target = route.buildPath(canonical.path, match.params, match.rest) + url.search;
+    const target = route.buildPath(canonical.path, match.params, match.rest) + route.forwardQuery(url.search);
     const sent = Date.now();
     const response = await forwardToOrigin(c.req.raw, origin, target, headers);
     c.set("originMs", Date.now() - sent);

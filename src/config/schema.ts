@@ -228,6 +228,11 @@ function checkCapabilities(table: Loose, route: Loose, issue: (message: string, 
   const authorizer = str(auth?.authorizer);
   if (authorizer !== undefined && !names(table.authorizers).has(authorizer)) issue(`unknown authorizer "${authorizer}"`, "auth", "authorizer");
   if (!authorizer && route.identityHeaders !== undefined) issue("identity headers need a JWT authorizer on the route", "identityHeaders");
+  const requestSet = isObject(route.requestHeaders) && isObject(route.requestHeaders.set) ? route.requestHeaders.set : {};
+  for (const name of names(route.identityHeaders)) {
+    if (Object.keys(requestSet).some((set) => set.toLowerCase() === name.toLowerCase()))
+      issue(`"${name}" is set from a verified claim; requestHeaders.set may not also set it`, "identityHeaders", name);
+  }
   if (!authorizer && (auth?.scopes !== undefined || auth?.claims !== undefined)) issue("scopes and claims need an authorizer", "auth");
 
   const rateLimit = isObject(route.rateLimit) ? route.rateLimit : undefined;

@@ -4,7 +4,7 @@
  */
 import type { Route, RouteTable } from "../config/index.ts";
 import type { Policy, RouteHandler } from "../types.ts";
-import { compileOrigin, compilePathBuilder, type CompiledOrigin, type HeaderEdits, type PathBuilder } from "../upstream/index.ts";
+import { compileOrigin, compilePathBuilder, compileQueryFilter, type CompiledOrigin, type HeaderEdits, type PathBuilder, type QueryFilter } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
 
 export interface CompiledRoute {
@@ -13,6 +13,8 @@ export interface CompiledRoute {
   /** Undefined for a room route, which a handler serves. */
   origin: CompiledOrigin | undefined;
   buildPath: PathBuilder;
+  /** The client's query string minus credential parameters. */
+  forwardQuery: QueryFilter;
   requestEdits: HeaderEdits;
   responseEdits: HeaderEdits;
   policies: Policy[];
@@ -43,6 +45,13 @@ const edits = (e: Route["requestHeaders"], alsoRemove: string[] = []): HeaderEdi
  * verified key id instead, if anything), the bearer token unless the route forwards it, and any
  * client copy of the identity headers the gateway sets from a verified token.
  */
+/** Query parameters that carry a token on this route (opt-in JWT `query` token sources). */
+function credentialQueryParams(route: Route, table: RouteTable): string[] {
+  if (route.auth === "none" || !route.auth.authorizer) return [];
+  const sources = table.authorizers[route.auth.authorizer]?.tokenSources ?? [];
+  return sources.flatMap((source) => ("query" in source ? [source.query] : []));
+}
+
 function credentialHeaders(route: Route, table: RouteTable): string[] {
   if (route.auth === "none") return [];
   const names: string[] = [];
@@ -61,6 +70,7 @@ export function compileRouteTable(table: RouteTable, builders: RouteBuilders = N
       route,
       origin,
       buildPath: origin ? compilePathBuilder(route, origin) : (canonical) => canonical,
+      forwardQuery: compileQueryFilter(credentialQueryParams(route, table)),
       requestEdits: edits(route.requestHeaders, credentialHeaders(route, table)),
       responseEdits: edits(route.responseHeaders),
       policies: builders.policies(route, table),

@@ -55,3 +55,25 @@ export function compilePathBuilder(route: Route, origin: CompiledOrigin): PathBu
   }
   return (canonical) => basePath + canonical;
 }
+
+/**
+ * The query string sent to the origin: exactly the client's, minus parameters that carried a
+ * credential on this route (a token in `?access_token=`), which must not reach the origin or its
+ * logs. Other parameters keep their exact encoding and order.
+ */
+export type QueryFilter = (search: string) => string;
+
+export function compileQueryFilter(withheld: readonly string[]): QueryFilter {
+  if (withheld.length === 0) return (search) => search;
+  const names = new Set(withheld);
+  return (search) => {
+    if (search.length <= 1) return search;
+    const kept = search.slice(1).split("&").filter((pair) => {
+      const name = pair.split("=", 1)[0]!;
+      let decoded: string;
+      try { decoded = decodeURIComponent(name.replace(/\+/g, " ")); } catch { return false; }
+      return !names.has(decoded);
+    });
+    return kept.length === 0 ? "" : "?" + kept.join("&");
+  };
+}

@@ -53,7 +53,7 @@ export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch)
   headers.set("upgrade", "websocket");
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
 
-  const target = origin.base + route.buildPath(match.canonicalPath, match.params, match.rest) + url.search;
+  const target = origin.base + route.buildPath(match.canonicalPath, match.params, match.rest) + route.forwardQuery(url.search);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), origin.timeoutMs);
   const sent = Date.now();

@@ -149,3 +149,13 @@ describe("npm run check", () => {
     expect(JSON.parse(readFileSync(out, "utf8")).routes[0].id).toBe("ok"); // untouched
   });
 });
+
+describe("identity headers", () => {
+  it("may not also be set by the route, which would override the verified claim", () => {
+    expect(problemsOf({
+      origins,
+      authorizers: { main: { type: "jwt", issuer: "i", audience: "api", algorithms: ["HS256"], secret: { env: "S" } } },
+      routes: [{ ...ok, auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub" }, requestHeaders: { set: { "X-User-Id": "admin" } } }],
+    })).toEqual([`routes[0].identityHeaders["x-user-id"]: "x-user-id" is set from a verified claim; requestHeaders.set may not also set it`]);
+  });
+});

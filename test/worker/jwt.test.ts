@@ -152,9 +152,12 @@ describe("JWT authorizer: what the origin sees", () => {
     expect(viaProtocol.headers["sec-websocket-protocol"]).toBeUndefined();
   });
 
-  it("reads the token from an opted-in query parameter", async () => {
+  it("reads the token from an opted-in query parameter and keeps it out of the origin's URL", async () => {
     const token = await mintWith(ec);
-    expect((await call(`/v1/browser?access_token=${token}`)).status).toBe(200);
+    const echo = await echoOf(await call(`/v1/browser?a=1&access_token=${token}&b=x%20y`));
+    expect(echo.url).toBe("/v1/browser?a=1&b=x%20y");
+    expect(JSON.stringify(echo)).not.toContain(token);
+    expect((await echoOf(await call(`/v1/browser?access_token=${token}`))).url).toBe("/v1/browser");
   });
 
   it("reads the token from a Sec-WebSocket-Protocol entry and forwards the other entries", async () => {

@@ -8,7 +8,7 @@
  *   route's static remove list: src/router/compile.ts);
  * - the credential is stripped unless the route sets `auth.forwardAuthorization: true`: other
  *   header sources than Authorization, the token cookie, the token's Sec-WebSocket-Protocol entry.
- *   (A token in a query parameter is forwarded as part of the URL.)
+ *   (A token in a query parameter is removed from the query string sent to the origin.)
  */
 import { GATEWAY_OWNED_REQUEST_HEADERS, type Route, type RouteTable } from "../../config/schema.ts";
 import type { GatewayContext, Policy } from "../../types.ts";
