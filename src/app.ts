@@ -12,7 +12,7 @@ import { createAdminApi } from "./admin/index.ts";
 import { gatewayBuilders } from "./pipeline.ts";
 import { canonicalizePath, compileRouteTable, type RouteBuilders } from "./router/index.ts";
 import type { GatewayEnv } from "./types.ts";
-import { applyResponseEdits, forwardToOrigin, originRequestHeaders } from "./upstream/index.ts";
+import { applyResponseEdits, forwardToOrigin, forwardingHeaders } from "./upstream/index.ts";
 
 export interface GatewayOptions {
   /** Replaces the capabilities' policy and handler builders (tests of the core alone). */
@@ -83,12 +83,7 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
     if (route.handler) return route.handler(c, { canonicalPath: canonical.path, params: match.params, rest: match.rest });
     const origin = route.origin!;
 
-    const headers = originRequestHeaders(c.req.raw.headers, {
-      clientIp: c.req.header("cf-connecting-ip") ?? null,
-      host: url.host,
-      proto: url.protocol === "https:" ? "https" : "http",
-      requestId: c.get("requestId"),
-    }, route.requestEdits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
+    const headers = forwardingHeaders(c, url, route.requestEdits);
 
     const target = route.buildPath(canonical.path, match.params, match.rest) + route.forwardQuery(url.search);
     const sent = Date.now();

@@ -7,7 +7,7 @@
 import type { Route, RouteTable } from "../config/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { GatewayContext, RouteHandler, RouteMatch } from "../types.ts";
-import { compileOrigin, NO_EDITS, originRequestHeaders } from "../upstream/index.ts";
+import { compileOrigin, forwardingHeaders, NO_EDITS } from "../upstream/index.ts";
 import { firstSubprotocol, requireUpgrade } from "../upstream/websocket.ts";
 import {
   CONNECT_HEADER, IDENTITY_BUDGET_BYTES, ROOM_NAME, type ConnectRequest, type Identity, type RoomSettings,
@@ -69,12 +69,7 @@ export function createRoomHandler(route: Route, table: RouteTable): RouteHandler
     const requestId = c.get("requestId");
     // The headers the backend's connect event will carry: the same hygiene as forwarding, including
     // the route's edits (which also drop the credentials the route verified).
-    const headers = originRequestHeaders(c.req.raw.headers, {
-      clientIp: c.req.header("cf-connecting-ip") ?? null,
-      host: url.host,
-      proto: url.protocol === "https:" ? "https" : "http",
-      requestId,
-    }, c.get("route")?.requestEdits ?? NO_EDITS, c.get("upstreamHeaders"));
+    const headers = forwardingHeaders(c, url, c.get("route")?.requestEdits ?? NO_EDITS);
     // Handshake headers (and a token a browser may carry in Sec-WebSocket-Protocol) stay here; so do
     // client copies of the internal header, which is set below from what the gateway verified.
     for (const header of [...headers.keys()]) if (header.startsWith("sec-websocket-") || header.startsWith("x-gateway-room")) headers.delete(header);
@@ -85,7 +80,7 @@ export function createRoomHandler(route: Route, table: RouteTable): RouteHandler
       requestId,
       identity,
       exp: typeof claims?.exp === "number" && Number.isFinite(claims.exp) ? claims.exp : null,
-      protocol: firstSubprotocol(c.req.raw.headers),
+      protocol: firstSubprotocol(c),
       settings,
     };
     headers.set(CONNECT_HEADER, JSON.stringify(connect));

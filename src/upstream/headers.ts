@@ -9,6 +9,7 @@
  * gateway authorized must be the ones the origin acts on.
  */
 import { GatewayError } from "../errors.ts";
+import type { GatewayContext } from "../types.ts";
 
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 const CLIENT_DROPPED = new Set([
@@ -77,6 +78,20 @@ export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, 
   if (extra) for (const [name, value] of extra) out.set(name, value);
   for (const [name, value] of edits.set) out.set(name, value);
   return out;
+}
+
+/**
+ * The headers for anything the gateway sends on a client's behalf (forwarding, WebSocket
+ * pass-through, a room's connect event): the client's, filtered, with what this request's policies
+ * set or withheld. One place, so no path can forget a credential removal.
+ */
+export function forwardingHeaders(c: GatewayContext, url: URL, edits: HeaderEdits): Headers {
+  return originRequestHeaders(c.req.raw.headers, {
+    clientIp: c.req.header("cf-connecting-ip") ?? null,
+    host: url.host,
+    proto: url.protocol === "https:" ? "https" : "http",
+    requestId: c.get("requestId"),
+  }, edits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
 }
 
 /** Applied to the origin's response (Hono's proxy helper already removed hop-by-hop headers). */

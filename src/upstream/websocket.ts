@@ -8,7 +8,7 @@
  */
 import { GatewayError } from "../errors.ts";
 import type { GatewayContext, RouteMatch } from "../types.ts";
-import { applyResponseEdits, originRequestHeaders } from "./headers.ts";
+import { applyResponseEdits, forwardingHeaders } from "./headers.ts";
 
 /** True for a WebSocket upgrade: `Upgrade` lists the `websocket` token, in any case. */
 export function isWebSocketUpgrade(headers: Headers): boolean {
@@ -16,9 +16,15 @@ export function isWebSocketUpgrade(headers: Headers): boolean {
   return upgrade !== null && upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
 }
 
-/** The first subprotocol the client offered; the answer must name one of them or browsers fail. */
-export function firstSubprotocol(headers: Headers): string | null {
-  const offered = headers.get("sec-websocket-protocol");
+/**
+ * The first subprotocol the client offered, as the route's policies left the offer: an entry that
+ * carried a token has been taken out, so it is never echoed back as the chosen protocol. The answer
+ * must name one of the client's offers or browsers fail the connection, so a browser presenting a
+ * token this way offers a real protocol too: `new WebSocket(url, ["chat.v1", "bearer." + token])`.
+ */
+export function firstSubprotocol(c: GatewayContext): string | null {
+  if (c.get("upstreamRemove")?.has("sec-websocket-protocol")) return null;
+  const offered = c.get("upstreamHeaders")?.get("sec-websocket-protocol") ?? c.req.raw.headers.get("sec-websocket-protocol");
   if (!offered) return null;
   const first = offered.split(",")[0]!.trim();
   return first === "" ? null : first;
@@ -43,12 +49,7 @@ export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch)
 
   const url = new URL(c.req.url);
   const requestId = c.get("requestId");
-  const headers = originRequestHeaders(c.req.raw.headers, {
-    clientIp: c.req.header("cf-connecting-ip") ?? null,
-    host: url.host,
-    proto: url.protocol === "https:" ? "https" : "http",
-    requestId,
-  }, route.requestEdits, c.get("upstreamHeaders"));
+  const headers = forwardingHeaders(c, url, route.requestEdits);
   for (const name of HANDSHAKE) headers.delete(name);
   headers.set("upgrade", "websocket");
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
