@@ -13,9 +13,10 @@ import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
 import type { Scenario } from "./lib/scenario.ts";
 import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "./lib/workerd.ts";
 import { passThrough } from "./scenarios/pass-through.ts";
+import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 
-const SCENARIOS: Scenario[] = [routeMatching, passThrough];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, passThroughBreakdown];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const summary: string[] = [];
   for (const scenario of SCENARIOS) {
-    if (options.only.length > 0 && !options.only.includes(scenario.name)) continue;
+    if (options.only.length > 0 ? !options.only.includes(scenario.name) : scenario.optional) continue;
     const outDir = join(REPO_ROOT, "bench/.out", scenario.name);
     mkdirSync(outDir, { recursive: true });
     const t0 = performance.now();

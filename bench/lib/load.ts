@@ -15,6 +15,7 @@
  */
 import { Agent, request } from "node:http";
 import { createRequire } from "node:module";
+import { cpuMs } from "./cpu.ts";
 
 export interface LoadResult {
   label: string;
@@ -31,6 +32,13 @@ export interface LoadResult {
   max: number;
   /** Target rate of a paced run. */
   rate?: number;
+  /** CPU time the measured server process (`cpuPid`) used per 2xx response, in us. */
+  cpuUsPerRequest?: number;
+}
+
+function cpuPerRequest(pid: number | undefined, before: number | undefined, ok: number): number | undefined {
+  const after = cpuMs(pid);
+  return before === undefined || after === undefined || ok === 0 ? undefined : ((after - before) * 1000) / ok;
 }
 
 interface AutocannonResult {
@@ -76,12 +84,15 @@ class Samples {
 
 export interface ThroughputOptions {
   connections: number;
+  /** A server process whose CPU time per request to report (workerd). */
+  cpuPid?: number | undefined;
   seconds: number;
   headers?: Record<string, string>;
 }
 
 export async function maxThroughput(label: string, url: string, options: ThroughputOptions): Promise<LoadResult> {
   const samples = new Samples();
+  const cpuBefore = cpuMs(options.cpuPid);
   const instance = autocannon({
     url,
     connections: options.connections,
@@ -103,6 +114,7 @@ export async function maxThroughput(label: string, url: string, options: Through
     errors: result.errors,
     seconds: result.duration,
     ...percentiles(samples.view()),
+    cpuUsPerRequest: cpuPerRequest(options.cpuPid, cpuBefore, ok),
   };
 }
 
@@ -112,6 +124,8 @@ export interface PacedOptions {
   seconds: number;
   /** Upper bound of open keep-alive connections. */
   maxSockets: number;
+  /** A server process whose CPU time per request to report (workerd). */
+  cpuPid?: number | undefined;
   headers?: Record<string, string>;
 }
 
@@ -121,6 +135,7 @@ export async function pacedLoad(label: string, url: string, options: PacedOption
   const samples = new Samples();
   let ok = 0, non2xx = 0, errors = 0, inFlight = 0, sent = 0;
   const total = Math.round(options.rate * options.seconds);
+  const cpuBefore = cpuMs(options.cpuPid);
   const started = performance.now();
   const interval = 1000 / options.rate;
 
@@ -165,5 +180,51 @@ export async function pacedLoad(label: string, url: string, options: PacedOption
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   errors += inFlight;
-  return { label, rps: ok / seconds, requests: sent, non2xx, errors, seconds, rate: options.rate, ...percentiles(samples.view()) };
+  return { label, rps: ok / seconds, requests: sent, non2xx, errors, seconds, rate: options.rate, ...percentiles(samples.view()), cpuUsPerRequest: cpuPerRequest(options.cpuPid, cpuBefore, ok) };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Several runs of one target summed up: rates, percentiles and CPU per request are medians over
+ * the runs (one run disturbed by another tenant does not drag the figure), counts are summed.
+ */
+export function medianOf(results: LoadResult[], label: string): LoadResult {
+  const mid = (key: "rps" | "p50" | "p90" | "p99" | "max") => median(results.map((r) => r[key]));
+  const out: LoadResult = {
+    label,
+    rps: mid("rps"), p50: mid("p50"), p90: mid("p90"), p99: mid("p99"), max: mid("max"),
+    requests: results.reduce((s, r) => s + r.requests, 0),
+    non2xx: results.reduce((s, r) => s + r.non2xx, 0),
+    errors: results.reduce((s, r) => s + r.errors, 0),
+    seconds: results.reduce((s, r) => s + r.seconds, 0),
+  };
+  if (results[0]?.rate !== undefined) out.rate = results[0].rate;
+  const cpu = results.map((r) => r.cpuUsPerRequest).filter((v): v is number => v !== undefined);
+  if (cpu.length === results.length && cpu.length > 0) out.cpuUsPerRequest = median(cpu);
+  return out;
+}
+
+/**
+ * Runs `run` on each target in `rounds` rounds, rotating which target goes first, so that drift of
+ * a shared machine (other tenants, thermal, steal time) spreads over all targets instead of
+ * favouring the ones measured first. Returns every run, labelled `<label> #<round>`.
+ */
+export async function interleaved<T extends { label: string }>(
+  targets: T[],
+  rounds: number,
+  run: (target: T, label: string) => Promise<LoadResult>,
+): Promise<Map<string, LoadResult[]>> {
+  const out = new Map<string, LoadResult[]>(targets.map((t) => [t.label, []]));
+  for (let round = 0; round < rounds; round++) {
+    // Rounds alternate direction (A B C, C B A, ...) and rotate, so every target runs early and late.
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    if (round % 2 === 1) order.reverse();
+    for (const target of order) out.get(target.label)!.push(await run(target, `${target.label} #${round + 1}`));
+  }
+  return out;
 }

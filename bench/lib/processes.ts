@@ -27,12 +27,12 @@ export function installCleanup(): void {
       process.exit(130);
     });
   }
-  process.on("uncaughtException", (err) => {
+  process.on("uncaughtException", (err: unknown) => {
     console.error("bench failed:", err);
     killAll();
     process.exit(1);
   });
-  process.on("unhandledRejection", (err) => {
+  process.on("unhandledRejection", (err: unknown) => {
     console.error("bench failed:", err);
     killAll();
     process.exit(1);

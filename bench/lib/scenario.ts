@@ -16,5 +16,7 @@ export interface ScenarioContext {
 export interface Scenario {
   name: string;
   title: string;
+  /** Investigation tools: run only when named with --only. */
+  optional?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioReport>;
 }
