@@ -14,9 +14,10 @@ import type { Scenario } from "./lib/scenario.ts";
 import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "./lib/workerd.ts";
 import { passThrough } from "./scenarios/pass-through.ts";
 import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
+import { gatewayProfile } from "./scenarios/gateway-profile.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, passThroughBreakdown];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, passThroughBreakdown, gatewayProfile];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };

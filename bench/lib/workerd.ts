@@ -44,6 +44,8 @@ export interface WorkerdSpec {
   services: WorkerService[];
   /** socket name -> service name; each gets an ephemeral port on 127.0.0.1. */
   sockets: Record<string, string>;
+  /** Open the V8 inspector on an ephemeral port (profiling; slows the isolates a little). */
+  inspector?: boolean;
 }
 
 const str = (s: string): string => JSON.stringify(s); // capnp text literals accept JSON escapes
@@ -91,6 +93,8 @@ export function renderConfig(spec: WorkerdSpec, configDir: string): string {
 export interface Workerd {
   /** socket name -> http://127.0.0.1:PORT */
   urls: Record<string, string>;
+  /** ws://127.0.0.1:PORT when `inspector` was asked for; append "/<service name>". */
+  inspectorUrl: string | undefined;
   child: Child;
   configPath: string;
   stop(): Promise<void>;
@@ -101,15 +105,17 @@ export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "wo
   mkdirSync(outDir, { recursive: true });
   const configPath = join(outDir, `${name}.capnp`);
   writeFileSync(configPath, renderConfig(spec, outDir));
-  const child = startChild(WORKERD_BIN, ["serve", configPath, "--control-fd=3"], {
+  const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : [])];
+  const child = startChild(WORKERD_BIN, args, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
   const control = child.process.stdio[3] as Readable;
   const wanted = new Set(Object.keys(spec.sockets));
   const urls: Record<string, string> = {};
+  let inspectorUrl: string | undefined;
   await whileAlive(child, `workerd (${configPath})`, (async () => {
     let buffered = "";
-    while (Object.keys(urls).length < wanted.size) {
+    while (Object.keys(urls).length < wanted.size || (spec.inspector && !inspectorUrl)) {
       const [chunk] = (await once(control, "data")) as [Buffer];
       buffered += chunk.toString("utf8");
       let newline: number;
@@ -118,11 +124,12 @@ export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "wo
         buffered = buffered.slice(newline + 1);
         const event = JSON.parse(line) as { event: string; socket?: string; port?: number };
         if (event.event === "listen" && event.socket && wanted.has(event.socket)) urls[event.socket] = `http://127.0.0.1:${event.port}`;
+        if (event.event === "listen-inspector") inspectorUrl = `ws://127.0.0.1:${event.port}`;
       }
     }
   })(), 30_000);
   control.resume();
-  return { urls, child, configPath, stop: () => child.stop() };
+  return { urls, inspectorUrl, child, configPath, stop: () => child.stop() };
 }
 
 /** `compatibility_date` from the project's wrangler.toml (the Worker is tested against it). */

@@ -15,17 +15,22 @@ import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
 import { startWorkerd, type WorkerService } from "../lib/workerd.ts";
 
 const PATH = "/pass/items/42?view=full";
-const ROUNDS = 3;
+const ROUNDS = 4;
 const PROBES: [probe: string, what: string, log?: "on"][] = [
   ["fetch", "plain fetch (the minimal proxy)"],
   ["fetch+timeout", "+ AbortController and setTimeout/clearTimeout"],
   ["fetch+signal", "+ AbortSignal.timeout() instead (cannot be cleared: not a drop-in fix)"],
+  ["fetch+wait", "+ Promise.race with scheduler.wait() (native timer, not cleared)"],
   ["fetch+request", "plain fetch of a copied Request (new Request + new Headers)"],
   ["fetch+rewrap", "plain fetch, response rebuilt (new Response(res.body) + new Headers)"],
+  ["fetch+rewrap2", "plain fetch, response rebuilt as new Response(res.body, res)"],
+  ["fetch+log", "plain fetch + the per-request JSON log line (src/log.ts)"],
   ["hono-proxy", "hono/proxy instead of fetch (header and Response copies), no timeout"],
   ["forward", "src/upstream forwardToOrigin (hono/proxy + timeout)"],
   ["pieces", "canonicalize + match + originRequestHeaders + forwardToOrigin + applyResponseEdits, no Hono"],
   ["hono+fetch", "a bare Hono app around plain fetch"],
+  ["hono+requestId", "a bare Hono app + hono/request-id around plain fetch (Hono rebuilds the Response)"],
+  ["lean", "the issue's forwarding done directly: canonicalize, match, originRequestHeaders, fetch + timeout, one rebuild for x-request-id"],
   ["gateway", "the gateway Worker (its deploy bundle), LOG_REQUESTS off"],
   ["gateway", "the gateway Worker, LOG_REQUESTS on", "on"],
 ];
