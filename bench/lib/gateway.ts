@@ -1,0 +1,40 @@
+/**
+ * The gateway Worker as a workerd service: bundled from a route table file (lib/bundle.ts) and
+ * described with the bindings wrangler.toml declares (Durable Objects in memory) plus the text
+ * bindings a scenario passes (LOG_REQUESTS, Worker secrets named in the table).
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundleGateway } from "./bundle.ts";
+import type { DurableObjectClass, WorkerService } from "./workerd.ts";
+
+/** wrangler.toml's Durable Object bindings (all SQLite-backed, migration v1). */
+export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
+  { binding: "QUOTA", className: "QuotaCounter", sql: true },
+  { binding: "API_KEYS", className: "KeyStore", sql: true },
+  { binding: "ROOMS", className: "RoomObject", sql: true },
+];
+
+/** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */
+export async function buildGateway(table: unknown, outDir: string): Promise<string> {
+  const routesFile = join(outDir, "routes.json");
+  writeFileSync(routesFile, JSON.stringify(table, null, 2));
+  return bundleGateway(routesFile, join(outDir, "gateway"));
+}
+
+export interface GatewayServiceOptions {
+  /** LOG_REQUESTS: "off" for throughput runs. */
+  log: "on" | "off";
+  /** Worker secrets and other vars, as text bindings ({ "env": "NAME" } in routes.json reads these). */
+  secrets?: Record<string, string>;
+}
+
+export function gatewayService(name: string, module: string, compatibilityDate: string, options: GatewayServiceOptions): WorkerService {
+  return {
+    name,
+    modules: [{ name: "index.js", path: module }],
+    compatibilityDate,
+    text: { ...options.secrets, LOG_REQUESTS: options.log },
+    durableObjects: GATEWAY_DURABLE_OBJECTS,
+  };
+}

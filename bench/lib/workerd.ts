@@ -1,0 +1,148 @@
+/**
+ * Plain `workerd serve` for benchmarks: generates a text capnp config from a small description
+ * (services, their modules and bindings, Durable Object namespaces, sockets), starts workerd on
+ * ephemeral ports and reads back the port of each socket from workerd's control fd.
+ *
+ * Every socket listens on 127.0.0.1:0; workerd reports `{"event":"listen","socket":NAME,"port":N}`
+ * on the control fd once it accepts connections (the same mechanism miniflare uses).
+ */
+import { once } from "node:events";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Readable } from "node:stream";
+import { startChild, whileAlive, type Child } from "./processes.ts";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const WORKERD_BIN = join(REPO_ROOT, "node_modules/.bin/workerd");
+
+export interface DurableObjectClass {
+  /** The binding name the worker reads (env.QUOTA). */
+  binding: string;
+  /** The exported class (QuotaCounter). */
+  className: string;
+  /** SQLite-backed (wrangler's `new_sqlite_classes`). */
+  sql: boolean;
+}
+
+export interface WorkerService {
+  name: string;
+  /** ES modules; the first is the entry point. `path` is absolute. */
+  modules: { name: string; path: string }[];
+  compatibilityDate: string;
+  compatibilityFlags?: string[];
+  /** Plain-text bindings: vars and secrets alike (a Worker secret is a text binding). */
+  text?: Record<string, string>;
+  /** JSON bindings (wrangler `vars` with object values). */
+  json?: Record<string, unknown>;
+  durableObjects?: DurableObjectClass[];
+  /** May fetch loopback origins (127.0.0.1). Default true. */
+  loopbackOutbound?: boolean;
+}
+
+export interface WorkerdSpec {
+  services: WorkerService[];
+  /** socket name -> service name; each gets an ephemeral port on 127.0.0.1. */
+  sockets: Record<string, string>;
+  /** Open the V8 inspector on an ephemeral port (profiling; slows the isolates a little). */
+  inspector?: boolean;
+}
+
+const str = (s: string): string => JSON.stringify(s); // capnp text literals accept JSON escapes
+
+/** Renders the capnp text config. Module paths are embedded relative to `configDir`. */
+export function renderConfig(spec: WorkerdSpec, configDir: string): string {
+  const services: string[] = [];
+  for (const service of spec.services) {
+    const modules = service.modules.map((m) => `(name = ${str(m.name)}, esModule = embed ${str(relative(configDir, m.path))})`);
+    const bindings: string[] = [];
+    for (const [name, value] of Object.entries(service.text ?? {})) bindings.push(`(name = ${str(name)}, text = ${str(value)})`);
+    for (const [name, value] of Object.entries(service.json ?? {})) bindings.push(`(name = ${str(name)}, json = ${str(JSON.stringify(value))})`);
+    const objects = service.durableObjects ?? [];
+    for (const o of objects) bindings.push(`(name = ${str(o.binding)}, durableObjectNamespace = (className = ${str(o.className)}))`);
+    const fields = [
+      `modules = [${modules.join(", ")}]`,
+      `compatibilityDate = ${str(service.compatibilityDate)}`,
+      `compatibilityFlags = [${(service.compatibilityFlags ?? []).map(str).join(", ")}]`,
+      `bindings = [${bindings.join(", ")}]`,
+    ];
+    if (service.loopbackOutbound !== false) fields.push(`globalOutbound = "loopback"`);
+    if (objects.length > 0) {
+      fields.push(`durableObjectNamespaces = [${objects.map((o) =>
+        `(className = ${str(o.className)}, uniqueKey = ${str(`${service.name}-${o.className}`)}, enableSql = ${o.sql})`).join(", ")}]`);
+      // In memory: a bench run starts from empty objects and leaves nothing on disk.
+      fields.push(`durableObjectStorage = (inMemory = void)`);
+    }
+    services.push(`(name = ${str(service.name)}, worker = (\n      ${fields.join(",\n      ")}\n    ))`);
+  }
+  // Workers reach origins on loopback only through this service: the default "internet" service
+  // refuses private addresses ("private" is a superset of "local", i.e. 127.0.0.0/8).
+  services.push(`(name = "loopback", network = (allow = ["public", "private"]))`);
+  const sockets = Object.entries(spec.sockets).map(([name, service]) =>
+    `(name = ${str(name)}, address = "127.0.0.1:0", http = (), service = ${str(service)})`);
+  return [
+    `using Workerd = import "/workerd/workerd.capnp";`,
+    `const config :Workerd.Config = (`,
+    `  services = [\n    ${services.join(",\n    ")}\n  ],`,
+    `  sockets = [\n    ${sockets.join(",\n    ")}\n  ],`,
+    `);`,
+    ``,
+  ].join("\n");
+}
+
+export interface Workerd {
+  /** socket name -> http://127.0.0.1:PORT */
+  urls: Record<string, string>;
+  /** ws://127.0.0.1:PORT when `inspector` was asked for; append "/<service name>". */
+  inspectorUrl: string | undefined;
+  child: Child;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+/** Writes the config to `outDir/<name>.capnp`, starts workerd, waits until every socket listens. */
+export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "workerd"): Promise<Workerd> {
+  mkdirSync(outDir, { recursive: true });
+  const configPath = join(outDir, `${name}.capnp`);
+  writeFileSync(configPath, renderConfig(spec, outDir));
+  const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : [])];
+  const child = startChild(WORKERD_BIN, args, {
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+  const control = child.process.stdio[3] as Readable;
+  const wanted = new Set(Object.keys(spec.sockets));
+  const urls: Record<string, string> = {};
+  let inspectorUrl: string | undefined;
+  await whileAlive(child, `workerd (${configPath})`, (async () => {
+    let buffered = "";
+    while (Object.keys(urls).length < wanted.size || (spec.inspector && !inspectorUrl)) {
+      const [chunk] = (await once(control, "data")) as [Buffer];
+      buffered += chunk.toString("utf8");
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const event = JSON.parse(line) as { event: string; socket?: string; port?: number };
+        if (event.event === "listen" && event.socket && wanted.has(event.socket)) urls[event.socket] = `http://127.0.0.1:${event.port}`;
+        if (event.event === "listen-inspector") inspectorUrl = `ws://127.0.0.1:${event.port}`;
+      }
+    }
+  })(), 30_000);
+  control.resume();
+  return { urls, inspectorUrl, child, configPath, stop: () => child.stop() };
+}
+
+/** `compatibility_date` from the project's wrangler.toml (the Worker is tested against it). */
+export function projectCompatibilityDate(): string {
+  const toml = readFileSync(join(REPO_ROOT, "wrangler.toml"), "utf8");
+  const match = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
+  if (!match) throw new Error("wrangler.toml has no compatibility_date");
+  return match[1]!;
+}
+
+/** `workerd --version`, for the results header. */
+export async function workerdVersion(): Promise<string> {
+  const child = startChild(WORKERD_BIN, ["--version"], { keepStdout: false });
+  await child.exited;
+  return child.tail().trim();
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm run bench [-- --only NAME[,NAME]] [--seconds N] [--connections N]`
+ *
+ * Runs every scenario in bench/scenarios (in order), writes each one's section of
+ * bench/RESULTS.md and prints a summary. Targets are reported, not enforced: the exit code is
+ * non-zero only when the harness itself fails. Children (workerd, origins) are killed on exit,
+ * error and Ctrl-C (lib/processes.ts).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { installCleanup } from "./lib/processes.ts";
+import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
+import type { Scenario } from "./lib/scenario.ts";
+import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "./lib/workerd.ts";
+import { passThrough } from "./scenarios/pass-through.ts";
+import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
+import { gatewayProfile } from "./scenarios/gateway-profile.ts";
+import { routeMatching } from "./scenarios/route-matching.ts";
+
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, passThroughBreakdown, gatewayProfile];
+
+function parseArgs(argv: string[]) {
+  const options = { only: [] as string[], seconds: 10, connections: 50 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--only") options.only = value().split(",");
+    else if (arg === "--seconds") options.seconds = Number(value());
+    else if (arg === "--connections") options.connections = Number(value());
+    else throw new Error(`unknown argument ${arg} (use --only NAME, --seconds N, --connections N)`);
+  }
+  for (const name of options.only) {
+    if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+  }
+  if (!(options.seconds >= 1 && options.seconds <= 60)) throw new Error("--seconds must be 1-60");
+  if (!(options.connections >= 1 && options.connections <= 1000)) throw new Error("--connections must be 1-1000");
+  return options;
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const options = parseArgs(process.argv.slice(2));
+  const machine = describeMachine(await workerdVersion());
+  const compatibilityDate = projectCompatibilityDate();
+  const resultsFile = join(REPO_ROOT, "bench/RESULTS.md");
+  console.log(machineLine(machine));
+  const started = performance.now();
+  const summary: string[] = [];
+  for (const scenario of SCENARIOS) {
+    if (options.only.length > 0 ? !options.only.includes(scenario.name) : scenario.optional) continue;
+    const outDir = join(REPO_ROOT, "bench/.out", scenario.name);
+    mkdirSync(outDir, { recursive: true });
+    const t0 = performance.now();
+    console.log(`\n== ${scenario.title}`);
+    const report = await scenario.run({
+      outDir,
+      seconds: options.seconds,
+      connections: options.connections,
+      compatibilityDate,
+      log: (message) => console.log(`  ${message}`),
+    });
+    writeSection(resultsFile, scenario.name, scenario.title, machine, report);
+    summary.push(`${scenario.name} (${((performance.now() - t0) / 1000).toFixed(0)} s):`);
+    for (const line of report.summary) summary.push(`  ${line}`);
+    for (const check of report.checks) summary.push(`  [${check.pass ? "pass" : "FAIL"}] ${check.target}: ${check.measured}`);
+  }
+  console.log(`\n== Summary (${((performance.now() - started) / 1000).toFixed(0)} s; written to bench/RESULTS.md)`);
+  for (const line of summary) console.log(line);
+}
+
+await main();
+process.exit(0);
