@@ -1,13 +1,13 @@
 /**
  * `npm run check -- [FILE]`: validates a route table and lists every problem by JSON path.
- * With `--out PATH` (wrangler's build step) it also writes the validated table where the Worker
- * bundle imports it from. The file defaults to $GATEWAY_ROUTES, then routes.json.
+ * With `--out PATH` (wrangler's build step) it also writes the validated, parsed table where the
+ * Worker bundle imports it from. The file defaults to $GATEWAY_ROUTES, then routes.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { parseRouteTable } from "../src/config/index.ts";
+import { parseRouteTable, validatedTableFile, type RouteTable } from "../src/config/index.ts";
 
-export function checkFile(file: string): { ok: true; text: string } | { ok: false; problems: string[] } {
+export function checkFile(file: string): { ok: true; table: RouteTable } | { ok: false; problems: string[] } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -21,7 +21,7 @@ export function checkFile(file: string): { ok: true; text: string } | { ok: fals
     return { ok: false, problems: [`not valid JSON: ${(err as Error).message}`] };
   }
   const result = parseRouteTable(json);
-  return result.ok ? { ok: true, text } : result;
+  return result;
 }
 
 function main(argv: string[]): number {
@@ -41,7 +41,8 @@ function main(argv: string[]): number {
   }
   if (out) {
     mkdirSync(dirname(resolve(out)), { recursive: true });
-    writeFileSync(resolve(out), result.text);
+    // The parsed table, defaults applied, marked so the Worker need not validate it again.
+    writeFileSync(resolve(out), JSON.stringify(validatedTableFile(result.table)));
   }
   console.log(`${name} is valid.`);
   return 0;

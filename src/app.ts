@@ -2,9 +2,8 @@
  * The Hono app: request id, one log line per request, the JSON error envelope, and the gateway
  * handler (canonicalize -> match -> policies -> forward). Built once per isolate.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import type { RouteTable } from "./config/index.ts";
 import { GatewayError, errorResponse } from "./errors.ts";
 import { logRequest } from "./log.ts";
@@ -13,6 +12,20 @@ import { gatewayBuilders } from "./pipeline.ts";
 import { canonicalizePath, compileRouteTable, type RouteBuilders } from "./router/index.ts";
 import type { GatewayEnv } from "./types.ts";
 import { applyResponseEdits, forwardToOrigin, forwardingHeaders } from "./upstream/index.ts";
+
+const REQUEST_ID = /^[\w\-=]{1,255}$/;
+
+/** Sets a header on the final response, copying it once if its headers are immutable (a Durable Object's answer). */
+function setResponseHeader(c: Context<GatewayEnv>, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    const res = c.res;
+    const copy = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    copy.headers.set(name, value);
+    c.res = copy;
+  }
+}
 
 export interface GatewayOptions {
   /** Replaces the capabilities' policy and handler builders (tests of the core alone). */
@@ -23,13 +36,15 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
   const { matcher } = compileRouteTable(table, options.builders ?? gatewayBuilders);
   const app = new Hono<GatewayEnv>();
 
-  app.use(requestId());
-
-  app.use(async function accessLog(c, next) {
+  app.use(async function requestContext(c, next) {
     const started = Date.now();
+    // A valid incoming X-Request-Id is kept (the same rule as Hono's request-id middleware, which
+    // is not used because its c.header() makes Hono rebuild every response once more).
+    const incoming = c.req.header("x-request-id");
+    c.set("requestId", incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID());
     await next();
     // Every response carries the request id, errors and origin responses included.
-    c.res.headers.set("x-request-id", c.get("requestId"));
+    setResponseHeader(c, "x-request-id", c.get("requestId"));
     if (c.env?.LOG_REQUESTS === "off") return;
     const route = c.get("route");
     logRequest({

@@ -1,14 +1,15 @@
 /**
- * Worker entry. The route table is bundled at build time (wrangler's [build] step validates the
- * chosen file and writes it to .gateway/routes.json, aliased as @edge-gateway/routes) and compiled
- * here once per isolate. An invalid table throws at startup: the Worker refuses to run rather than
- * serve a half-understood table.
+ * Worker entry. The route table is bundled at build time: wrangler's [build] step validates the
+ * chosen file and writes the parsed table to .gateway/routes.json (aliased as @edge-gateway/routes),
+ * and it is compiled here once per isolate. A table that did not come through the build step is
+ * validated here; an invalid one throws at startup, so the Worker refuses to run rather than serve a
+ * half-understood table.
  */
 import table from "@edge-gateway/routes";
 import { createGateway } from "./app.ts";
-import { loadRouteTable } from "./config/index.ts";
+import { bundledRouteTable } from "./config/index.ts";
 
-const app = createGateway(loadRouteTable(table));
+const app = createGateway(bundledRouteTable(table));
 
 export default app;
 

@@ -39,3 +39,31 @@ export function loadRouteTable(input: unknown, source?: string): RouteTable {
   if (!result.ok) throw new RouteTableError(result.problems, source);
   return result.table;
 }
+
+/**
+ * The marker of a table the build step (`scripts/check.ts --out`, run by wrangler before every
+ * `dev` and `deploy`) has validated and written as the schema parsed it, defaults applied.
+ */
+export const VALIDATED_MARK = "edge-gateway/validated-route-table";
+
+export interface ValidatedTableFile {
+  $validated: typeof VALIDATED_MARK;
+  table: RouteTable;
+}
+
+export function validatedTableFile(table: RouteTable): ValidatedTableFile {
+  return { $validated: VALIDATED_MARK, table };
+}
+
+/**
+ * The table the Worker bundle carries. A table the build step wrote is used as is: validating it
+ * again cost 12-17 ms of isolate start-up at 1,000 routes (bench/RESULTS.md), and build and bundle
+ * come from the same checkout in the same wrangler run. Anything else (a raw routes.json, as in
+ * tests) is validated in full and refused with every problem listed.
+ */
+export function bundledRouteTable(input: unknown): RouteTable {
+  if (typeof input === "object" && input !== null && (input as { $validated?: unknown }).$validated === VALIDATED_MARK) {
+    return (input as ValidatedTableFile).table;
+  }
+  return loadRouteTable(input);
+}

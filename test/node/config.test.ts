@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
-import { loadRouteTable, parseRouteTable, RouteTableError } from "../../src/config/index.ts";
+import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, validatedTableFile } from "../../src/config/index.ts";
 
 const run = promisify(execFile);
 const NODE = join(process.cwd(), "node_modules/.bin/node");
@@ -104,6 +104,14 @@ describe("the route table schema", () => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
   });
 
+  it("uses a table the build step validated as it is, and validates anything else", () => {
+    const parsed = loadRouteTable({ origins, routes: [ok] });
+    expect(bundledRouteTable(validatedTableFile(parsed))).toBe(parsed);
+    expect(bundledRouteTable({ origins, routes: [ok] })).toEqual(parsed);
+    expect(() => bundledRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(RouteTableError);
+    expect(() => bundledRouteTable({ $validated: "something else", origins, routes: [] })).toThrow(RouteTableError);
+  });
+
   it("throws a RouteTableError listing the problems when loading a bad table", () => {
     expect(() => loadRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(RouteTableError);
     expect(() => loadRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(/routes\[0\]\.origin: unknown origin "nope"/);
@@ -143,10 +151,13 @@ describe("npm run check", () => {
   it("writes the validated table for the bundle only when it is valid (wrangler's build step)", async () => {
     const out = join(dir, "out", "routes.json");
     expect((await check(fileWith("good.json", { origins, routes: [ok] }), "--out", out)).code).toBe(0);
-    expect(JSON.parse(readFileSync(out, "utf8")).routes[0].id).toBe("ok");
+    const written = JSON.parse(readFileSync(out, "utf8"));
+    expect(written.$validated).toBe("edge-gateway/validated-route-table");
+    expect(written.table.routes[0]).toMatchObject({ id: "ok", cost: 1 }); // parsed: defaults applied
+    expect(written.table.origins.users.timeoutMs).toBe(30_000);
     const bad = await check(fileWith("bad2.json", { origins, routes: [{ ...ok, origin: "x" }] }), "--out", out);
     expect(bad.code).toBe(1);
-    expect(JSON.parse(readFileSync(out, "utf8")).routes[0].id).toBe("ok"); // untouched
+    expect(JSON.parse(readFileSync(out, "utf8")).table.routes[0].id).toBe("ok"); // untouched
   });
 });
 
