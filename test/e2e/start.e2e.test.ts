@@ -2,8 +2,9 @@
  * The operator's commands, as they run them: `npm start -- --routes FILE --port N` serves another
  * table through wrangler dev, and refuses an invalid one before starting anything.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,5 +64,30 @@ describe("npm start -- --routes FILE --port N", () => {
     expect(gateway.output()).toContain(`routes[0].auth: required: every route states its auth`);
     expect(gateway.output()).toContain(`routes[0].origin: unknown origin "nowhere"`);
     expect(gateway.output()).not.toContain("wrangler");
+  });
+});
+
+describe("wrangler deploy --dry-run (what wrangler deploy builds, without uploading)", () => {
+  const deploy = (routesFile: string, outdir: string) => promisify(execFile)(join(process.cwd(), "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    env: { ...process.env, PATH: `${join(process.cwd(), "node_modules/.bin")}:${process.env.PATH}`, GATEWAY_ROUTES: routesFile, WRANGLER_SEND_METRICS: "false" },
+  }).then(({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }), (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: err.stdout + err.stderr }));
+
+  it("bundles the Worker with the validated table and its Durable Objects", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "gateway-deploy-"));
+    const result = await deploy(join(process.cwd(), "routes.json"), outdir);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain("env.QUOTA (QuotaCounter)");
+    const bundle = readdirSync(outdir).find((f) => f.endsWith(".js"))!;
+    expect(readFileSync(join(outdir, bundle), "utf8")).toContain("edge-gateway/validated-route-table");
+  });
+
+  it("fails with every problem listed when the table is invalid", async () => {
+    const routes = join(dir, "deploy-bad.json");
+    writeFileSync(routes, JSON.stringify({ origins: { o: { url: "http://o" } }, routes: [{ id: "a", path: "/a", origin: "o" }, { id: "a", path: "/b", origin: "p", auth: "none" }] }));
+    const result = await deploy(routes, mkdtempSync(join(tmpdir(), "gateway-deploy-")));
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`routes[0].auth: required: every route states its auth`);
+    expect(result.output).toContain(`routes[1].origin: unknown origin "p"`);
+    expect(result.output).toContain(`routes[1].id: duplicate route id "a" (also routes[0])`);
   });
 });
