@@ -16,8 +16,12 @@ import { passThrough } from "./scenarios/pass-through.ts";
 import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
 import { gatewayProfile } from "./scenarios/gateway-profile.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
+import { jwt } from "./scenarios/jwt.ts";
+import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
+import { roomFanout } from "./scenarios/room-fanout.ts";
+import { jwtBreakdown } from "./scenarios/jwt-breakdown.ts";
 
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, passThroughBreakdown, gatewayProfile];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, passThroughBreakdown, gatewayProfile, jwtBreakdown];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };

@@ -1,6 +1,6 @@
 /**
  * The gateway Worker as a workerd service: bundled from a route table file (lib/bundle.ts) and
- * described with the bindings wrangler.toml declares (Durable Objects in memory) plus the text
+ * described with the bindings wrangler.toml declares (Durable Objects in SQLite on local disk, emptied per run) plus the text
  * bindings a scenario passes (LOG_REQUESTS, Worker secrets named in the table).
  */
 import { writeFileSync } from "node:fs";

@@ -7,7 +7,7 @@
  * on the control fd once it accepts connections (the same mechanism miniflare uses).
  */
 import { once } from "node:events";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
@@ -48,10 +48,16 @@ export interface WorkerdSpec {
   inspector?: boolean;
 }
 
+/** Where Durable Objects keep their SQLite files: `<outDir>/<config name>-do-storage`, emptied at every start. */
+const storageDirOf = (outDir: string, name: string): string => join(outDir, `${name}-do-storage`);
+
 const str = (s: string): string => JSON.stringify(s); // capnp text literals accept JSON escapes
 
-/** Renders the capnp text config. Module paths are embedded relative to `configDir`. */
-export function renderConfig(spec: WorkerdSpec, configDir: string): string {
+/**
+ * Renders the capnp text config. Module paths are embedded relative to `configDir`; Durable
+ * Objects store their SQLite databases under `storageDir` (an absolute path).
+ */
+export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: string): string {
   const services: string[] = [];
   for (const service of spec.services) {
     const modules = service.modules.map((m) => `(name = ${str(m.name)}, esModule = embed ${str(relative(configDir, m.path))})`);
@@ -70,14 +76,18 @@ export function renderConfig(spec: WorkerdSpec, configDir: string): string {
     if (objects.length > 0) {
       fields.push(`durableObjectNamespaces = [${objects.map((o) =>
         `(className = ${str(o.className)}, uniqueKey = ${str(`${service.name}-${o.className}`)}, enableSql = ${o.sql})`).join(", ")}]`);
-      // In memory: a bench run starts from empty objects and leaves nothing on disk.
-      fields.push(`durableObjectStorage = (inMemory = void)`);
+      // On local disk: workerd's in-memory storage has no SQL API (ctx.storage.sql), which the
+      // gateway's objects use. The directory is emptied at every start, so runs begin from empty objects.
+      fields.push(`durableObjectStorage = (localDisk = "do-disk")`);
     }
     services.push(`(name = ${str(service.name)}, worker = (\n      ${fields.join(",\n      ")}\n    ))`);
   }
   // Workers reach origins on loopback only through this service: the default "internet" service
   // refuses private addresses ("private" is a superset of "local", i.e. 127.0.0.0/8).
   services.push(`(name = "loopback", network = (allow = ["public", "private"]))`);
+  if (spec.services.some((s) => (s.durableObjects ?? []).length > 0)) {
+    services.push(`(name = "do-disk", disk = (path = ${str(storageDir)}, writable = true))`);
+  }
   const sockets = Object.entries(spec.sockets).map(([name, service]) =>
     `(name = ${str(name)}, address = "127.0.0.1:0", http = (), service = ${str(service)})`);
   return [
@@ -104,7 +114,10 @@ export interface Workerd {
 export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "workerd"): Promise<Workerd> {
   mkdirSync(outDir, { recursive: true });
   const configPath = join(outDir, `${name}.capnp`);
-  writeFileSync(configPath, renderConfig(spec, outDir));
+  const storageDir = resolve(storageDirOf(outDir, name));
+  rmSync(storageDir, { recursive: true, force: true });
+  mkdirSync(storageDir, { recursive: true });
+  writeFileSync(configPath, renderConfig(spec, outDir, storageDir));
   const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : [])];
   const child = startChild(WORKERD_BIN, args, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
