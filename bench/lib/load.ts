@@ -88,6 +88,8 @@ export interface ThroughputOptions {
   cpuPid?: number | undefined;
   seconds: number;
   headers?: Record<string, string>;
+  /** Headers taken in turn, one set per request across all connections (e.g. a new token each time). */
+  headerCycle?: Record<string, string>[];
 }
 
 export async function maxThroughput(label: string, url: string, options: ThroughputOptions): Promise<LoadResult> {
@@ -100,6 +102,7 @@ export async function maxThroughput(label: string, url: string, options: Through
     pipelining: 1,
     headers: options.headers ?? {},
     timeout: 10,
+    ...(options.headerCycle ? { requests: [{ setupRequest: nextHeaders(options.headerCycle) }] } : {}),
   });
   instance.on("response", (_client, status, _bytes, ms) => {
     if (status >= 200 && status < 300) samples.push(ms);
@@ -227,4 +230,13 @@ export async function interleaved<T extends { label: string }>(
     for (const target of order) out.get(target.label)!.push(await run(target, `${target.label} #${round + 1}`));
   }
   return out;
+}
+
+/** An autocannon setupRequest that gives each request the next header set of `cycle`. */
+function nextHeaders(cycle: Record<string, string>[]) {
+  let next = 0;
+  return (request: { headers?: Record<string, string> }) => {
+    request.headers = { ...request.headers, ...cycle[next++ % cycle.length] };
+    return request;
+  };
 }

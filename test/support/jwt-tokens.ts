@@ -109,5 +109,8 @@ export async function benchJwtFixture(options: { secret: string; jwksUrl: string
       es256: await mintWith(es, { claims: { exp, scope: "bench" } }),
     },
     jwks: { keys: [es.publicJwk] },
+    /** Mints further tokens for the fixture's authorizers (distinct tokens: no verified-token cache hits). */
+    mintHs256: (claims: JWTPayload) => mint(utf8(options.secret), "HS256", undefined, { claims: { exp, scope: "bench", ...claims } }),
+    mintEs256: (claims: JWTPayload) => mintWith(es, { claims: { exp, scope: "bench", ...claims } }),
   };
 }

@@ -8,12 +8,15 @@
  *    read, so never fetched), unknown `crit` headers refused;
  * 3. the claims: `exp` required, `nbf` checked, `iss` and `aud` must match, with the configured
  *    clock tolerance (default 30 s).
+ * A token that passed is remembered for at most a minute (verified_tokens.ts), so its signature is
+ * checked once per isolate rather than on every request.
  */
 import { errors, jwtVerify, type JWTPayload, type JWSHeaderParameters } from "jose";
 import { invalidToken, JwtRejection, unavailable } from "./errors.ts";
 import { remoteJwks, type RemoteJwks, type WaitUntil } from "./remote_jwks.ts";
 import type { JwtAlgorithm, JwtAuthorizerConfig } from "./schema.ts";
 import { HmacSecret, InlineJwks, PemPublicKey } from "./static_keys.ts";
+import { VerifiedTokens } from "./verified_tokens.ts";
 
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 // The payload may be empty (it then fails as "not a claims set", after the signature check).
@@ -48,10 +51,13 @@ export class JwtVerifier {
   private readonly inline: InlineJwks | undefined;
   private readonly pem: PemPublicKey | undefined;
   private readonly secret: HmacSecret | undefined;
+  private readonly verified = new VerifiedTokens();
+  private readonly toleranceSec: number;
 
   constructor(name: string, config: JwtAuthorizerConfig) {
     if (config.algorithms.length === 0) throw new TypeError(`authorizer "${name}": algorithms must not be empty`);
     this.name = name;
+    this.toleranceSec = config.clockToleranceSec;
     this.options = {
       algorithms: [...config.algorithms],
       issuer: config.issuer,
@@ -77,10 +83,13 @@ export class JwtVerifier {
     if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(realm, "token_malformed", "too_long", `The token is longer than ${MAX_TOKEN_LENGTH} bytes.`);
     if (!COMPACT_JWS.test(token) || !token.split(".").every(canonicalBase64url))
       throw invalidToken(realm, "token_malformed", "malformed", "The token is not a compact JWS (header.payload.signature in base64url).");
+    const now = Date.now();
+    const known = this.verified.get(token, now);
+    if (known !== undefined) return known;
     const getKey = (header: JWSHeaderParameters) => this.keyFor(header, options);
     try {
       const { payload } = await jwtVerify(token, getKey, this.options);
-      return payload;
+      return this.verified.remember(token, payload, now, this.toleranceSec);
     } catch (error) {
       throw this.rejection(error);
     }
