@@ -1,35 +1,35 @@
 /**
  * Runs the real gateway Worker as a server on a loopback port, for end-to-end tests: the entry
  * (src/index.ts) is bundled with esbuild as wrangler would (the route table aliased to a per-run
- * file, so gateways with different tables can run at once) and served by plain `workerd serve` with
- * the Durable Object namespaces of wrangler.toml (SQLite-backed, in memory).
+ * file, so gateways with different tables can run at once, which wrangler's build step into
+ * .gateway/ cannot) and served by plain `workerd serve` through the benchmark harness's launcher
+ * (bench/lib/workerd.ts): the Durable Objects of wrangler.toml in SQLite on a temporary disk, and
+ * ports assigned by workerd itself.
  */
 import { build } from "esbuild";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gatewayService } from "../../bench/lib/gateway.ts";
+import { projectCompatibilityDate, startWorkerd } from "../../bench/lib/workerd.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const WORKERD = join(ROOT, "node_modules/.bin/workerd");
-const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))![1]!;
-const DURABLE_OBJECTS = { QUOTA: "QuotaCounter", API_KEYS: "KeyStore", ROOMS: "RoomObject" };
 
 export interface GatewayProcess {
   url: string;
   port: number;
   /** Resident memory of the workerd process serving the gateway, in bytes. */
   rss(): number;
-  /** What workerd printed (the access log and errors). */
+  /** Everything workerd printed since it started listening (the access log and errors). */
   output(): string;
   stop(): Promise<void>;
 }
 
 export interface GatewayOptions {
   routes: unknown;
-  /** Text bindings: secrets and vars. */
+  /** Text bindings: Worker secrets and vars. */
   bindings?: Record<string, string>;
 }
 
@@ -49,6 +49,7 @@ export async function bundleGateway(routesFile: string, outfile: string): Promis
   });
 }
 
+/** A port free at the time of asking (for tools, like wrangler dev, that take a port number). */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -57,64 +58,30 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-const capnpString = (s: string) => JSON.stringify(s);
-
 export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const routesFile = join(dir, "routes.json");
   writeFileSync(routesFile, JSON.stringify(options.routes));
-  mkdirSync(join(dir, "do"));
-  await bundleGateway(routesFile, join(dir, "index.js"));
-  const port = await freePort();
-  const bindings = Object.entries({ LOG_REQUESTS: "on", ...options.bindings })
-    .map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`)
-    .concat(Object.entries(DURABLE_OBJECTS).map(([name, cls]) => `(name = "${name}", durableObjectNamespace = "${cls}")`));
-  writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "gateway", worker = .gateway),
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-    (name = "do-storage", disk = (path = ${capnpString(join(dir, "do"))}, writable = true)),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "gateway") ],
-);
-const gateway :Workerd.Worker = (
-  modules = [ (name = "index.js", esModule = embed "index.js") ],
-  compatibilityDate = "${compatibilityDate}",
-  bindings = [ ${bindings.join(", ")} ],
-  durableObjectNamespaces = [ ${Object.values(DURABLE_OBJECTS).map((cls) => `(className = "${cls}", uniqueKey = "e2e-${cls}", enableSql = true)`).join(", ")} ],
-  durableObjectStorage = (localDisk = "do-storage"),
-  globalOutbound = "internet",
-);
-`);
-  const child: ChildProcess = spawn(WORKERD, ["serve", join(dir, "config.capnp"), "--verbose"], { stdio: ["ignore", "pipe", "pipe"] });
+  const module = join(dir, "index.js");
+  await bundleGateway(routesFile, module);
+  const workerd = await startWorkerd({
+    services: [gatewayService("gateway", module, projectCompatibilityDate(), { log: "on", secrets: options.bindings ?? {} })],
+    sockets: { http: "gateway" },
+  }, dir);
+  // The launcher keeps only a tail; security tests read all of it ("no token in the logs").
   let output = "";
-  child.stdout!.on("data", (chunk) => { output += chunk; });
-  child.stderr!.on("data", (chunk) => { output += chunk; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`workerd exited: ${output}`);
-    try {
-      await fetch(`${url}/__gateway_e2e_ready`);
-      break;
-    } catch {
-      if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error(`workerd did not start: ${output}`); }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const keep = (chunk: Buffer) => { output += chunk.toString("utf8"); };
+  workerd.child.process.stdout?.on("data", keep);
+  workerd.child.process.stderr?.on("data", keep);
+  const url = workerd.urls.http!;
+  const pid = workerd.child.process.pid!;
   return {
     url,
-    port,
-    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024,
+    port: Number(new URL(url).port),
+    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024,
     output: () => output,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
-        if (child.exitCode === null) child.kill("SIGKILL");
-      }
+      await workerd.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
