@@ -9,10 +9,9 @@
  * strip hop-by-hop headers and add its own.
  */
 import { GatewayError } from "../errors.ts";
-import { connectionTokens } from "./headers.ts";
+import { connectionTokens, HOP_BY_HOP } from "./headers.ts";
 import type { CompiledOrigin } from "./target.ts";
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
 export async function forwardToOrigin(request: Request, origin: CompiledOrigin, pathAndQuery: string, headers: Headers): Promise<Response> {
   if (origin.hostHeader) headers.set("host", origin.hostHeader);

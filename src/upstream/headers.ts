@@ -11,7 +11,8 @@
 import { GatewayError } from "../errors.ts";
 import type { GatewayContext } from "../types.ts";
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+/** Hop-by-hop headers (RFC 9110 7.6.1, plus the legacy Keep-Alive and Proxy-Connection): never relayed either way. */
+export const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 const CLIENT_DROPPED = new Set([
   ...HOP_BY_HOP,
   "host", "content-length",
@@ -94,7 +95,7 @@ export function forwardingHeaders(c: GatewayContext, url: URL, edits: HeaderEdit
   }, edits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
 }
 
-/** Applied to the origin's response (Hono's proxy helper already removed hop-by-hop headers). */
+/** Applied to the origin's response (forwardToOrigin already removed hop-by-hop headers). */
 export function applyResponseEdits(headers: Headers, edits: HeaderEdits, requestId: string): void {
   for (const name of edits.remove) headers.delete(name);
   for (const [name, value] of edits.set) headers.set(name, value);
