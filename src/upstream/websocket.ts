@@ -91,6 +91,7 @@ export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch)
   const answer = new Headers();
   const protocol = response.headers.get("sec-websocket-protocol");
   if (protocol) answer.set("sec-websocket-protocol", protocol);
+  applyResponseEdits(answer, route.responseEdits, requestId);
   return new Response(null, { status: 101, webSocket: client, headers: answer });
 }
 

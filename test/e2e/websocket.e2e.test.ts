@@ -33,7 +33,7 @@ beforeAll(async () => {
     routes: {
       origins: { live: { url: `http://127.0.0.1:${port}` } },
       routes: [{ id: "live", path: "/v1/live/*", origin: "live", websocket: true, auth: "none", rewrite: "/socket/*",
-                 requestHeaders: { set: { "x-from-gateway": "1" } } }],
+                 requestHeaders: { set: { "x-from-gateway": "1" } }, responseHeaders: { set: { "x-served-by": "edge-gateway" } } }],
     },
   });
 }, 60_000);
@@ -44,7 +44,7 @@ afterAll(async () => {
   await new Promise((resolve) => origin?.close(resolve));
 });
 
-interface Client { ws: WebSocket; next(): Promise<{ data: Buffer; binary: boolean }>; closed: Promise<{ code: number; reason: string }> }
+interface Client { ws: WebSocket; next(): Promise<{ data: Buffer; binary: boolean }>; closed: Promise<{ code: number; reason: string }>; handshake: Record<string, string | string[] | undefined> }
 
 function open(path: string, options: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<Client> {
   const ws = new WebSocket(gateway.url.replace(/^http/, "ws") + path, protocols, options);
@@ -57,8 +57,10 @@ function open(path: string, options: WebSocket.ClientOptions = {}, protocols?: s
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
   const next = () => new Promise<{ data: Buffer; binary: boolean }>((resolve) => { const f = queue.shift(); if (f) resolve(f); else waiters.push(resolve); });
+  let handshake: Record<string, string | string[] | undefined> = {};
+  ws.once("upgrade", (res) => { handshake = res.headers; });
   return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve({ ws, next, closed }));
+    ws.once("open", () => resolve({ ws, next, closed, handshake }));
     ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once("error", reject);
   });
@@ -73,6 +75,14 @@ async function waitUntil(condition: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe("WebSocket pass-through to a real ws origin", () => {
+  it("answers the upgrade with the route's response header edits and the request id", async () => {
+    const client = await open("/v1/live/headers", { headers: { "x-request-id": "ws-req-1" } });
+    expect(client.handshake["x-served-by"]).toBe("edge-gateway");
+    expect(client.handshake["x-request-id"]).toBe("ws-req-1");
+    client.ws.close();
+    await client.closed;
+  });
+
   it("relays text as text and binary as binary, both ways, in order", async () => {
     const client = await open("/v1/live/feed");
     client.ws.send("hello");
