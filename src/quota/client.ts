@@ -10,6 +10,7 @@
 import type { PlanConfig } from "./schema.ts";
 import type { CounterDecision, ConsumeRequest, QuotaCounter } from "./durable_object.ts";
 import type { Decision, Limits } from "./decision.ts";
+import { callWithOneRetry, withTimeout } from "../durable.ts";
 import { durationMs } from "./periods.ts";
 
 /** Per attempt. Generous: a healthy counter answers in milliseconds; a stuck one must not hang the request. */
@@ -48,24 +49,10 @@ export type CounterNamespace = DurableObjectNamespace<QuotaCounter>;
 
 /** The counter's decision; throws the last error when two attempts (or one overloaded) failed. */
 export async function consumeOnce(ns: CounterNamespace, name: string, request: ConsumeRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<CounterDecision> {
-  const attempt = () => withTimeout(ns.get(ns.idFromName(name)).consume(request) as Promise<CounterDecision>, timeoutMs);
-  try {
-    return await attempt();
-  } catch (err) {
-    if ((err as { overloaded?: unknown } | null)?.overloaded === true) throw err;
-    return await attempt();
-  }
+  return callWithOneRetry(() => ns.get(ns.idFromName(name)).consume(request) as Promise<CounterDecision>, timeoutMs);
 }
 
 export async function usageOf(ns: CounterNamespace, name: string, limits: Limits): Promise<Decision> {
   const stub = ns.get(ns.idFromName(name));
   return (await withTimeout(stub.usage(limits) as Promise<Decision>, LIMITER_TIMEOUT_MS)) as Decision;
-}
-
-/** Rejects after `ms`; the late outcome of `promise` is then ignored. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms); });
-  promise.catch(() => {}); // a late failure after the timeout is expected and already handled
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

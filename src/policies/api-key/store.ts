@@ -1,7 +1,7 @@
 /** Reaching the KeyStore from the Worker, with the same retry rule as the counters. */
 import type { KeyStore } from "./durable_object.ts";
 import { KEY_STORE_NAME } from "./durable_object.ts";
-import { withTimeout } from "../../quota/client.ts";
+import { callWithOneRetry } from "../../durable.ts";
 
 export type KeyStoreNamespace = DurableObjectNamespace<KeyStore>;
 
@@ -11,17 +11,9 @@ export function keyStore(ns: KeyStoreNamespace): DurableObjectStub<KeyStore> {
   return ns.get(ns.idFromName(KEY_STORE_NAME));
 }
 
-/**
- * Runs `call` on a KeyStore stub; on failure retries once on a fresh stub (a stub is broken after an
- * exception) unless the object said it is overloaded. Throws the last error.
- */
+/** Runs `call` on a KeyStore stub under the Durable Object call rule of src/durable.ts. */
 export async function withKeyStore<T>(ns: KeyStoreNamespace, call: (store: DurableObjectStub<KeyStore>) => Promise<T>): Promise<T> {
-  try {
-    return await withTimeout(call(keyStore(ns)), LOOKUP_TIMEOUT_MS);
-  } catch (err) {
-    if ((err as { overloaded?: unknown } | null)?.overloaded === true) throw err;
-    return await withTimeout(call(keyStore(ns)), LOOKUP_TIMEOUT_MS);
-  }
+  return callWithOneRetry(() => call(keyStore(ns)), LOOKUP_TIMEOUT_MS);
 }
 
 /** One JSON line for the operator when a store or counter cannot answer (never the key: callers pass errors only). */
