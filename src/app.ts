@@ -1,39 +1,27 @@
 /**
- * The Hono app: request id, one log line per request, the JSON error envelope, and the gateway
- * handler (canonicalize -> match -> policies -> forward). Built once per isolate.
+ * The Hono app: request id, one log line per request, the JSON error envelope, the admin API, and
+ * the gateway handler (canonicalize -> match -> the route's policy chain -> forward). Built once
+ * per isolate. It names no capability: the policies come in as a list, and each route's chain is
+ * compiled from it at startup (src/router/compile.ts).
  */
-import { Hono, type Context } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { RouteTable } from "./config/index.ts";
-import { GatewayError, errorResponse } from "./errors.ts";
+import { Hono } from "hono";
+import { createAdminApi, type AdminTable } from "./admin/index.ts";
+import type { CoreTable } from "./config/core.ts";
+import { setResponseHeader, type GatewayEnv } from "./context.ts";
+import { coreErrors, toErrorResponse } from "./errors.ts";
 import { logRequest } from "./log.ts";
-import { createAdminApi } from "./admin/index.ts";
-import { gatewayBuilders } from "./pipeline.ts";
-import { canonicalizePath, compileRouteTable, type RouteBuilders } from "./router/index.ts";
-import type { GatewayEnv } from "./types.ts";
-import { applyResponseEdits, forwardToOrigin, forwardingHeaders } from "./upstream/index.ts";
+import type { AnyPolicy } from "./policy.ts";
+import { canonicalizePath, compileRouteTable } from "./router/index.ts";
 
 const REQUEST_ID = /^[\w\-=]{1,255}$/;
 
-/** Sets a header on the final response, copying it once if its headers are immutable (a Durable Object's answer). */
-function setResponseHeader(c: Context<GatewayEnv>, name: string, value: string): void {
-  try {
-    c.res.headers.set(name, value);
-  } catch {
-    const res = c.res;
-    const copy = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
-    copy.headers.set(name, value);
-    c.res = copy;
-  }
-}
-
 export interface GatewayOptions {
-  /** Replaces the capabilities' policy and handler builders (tests of the core alone). */
-  builders?: RouteBuilders;
+  /** The policies, in pipeline order (src/policies/index.ts; tests pass their own). */
+  policies?: readonly AnyPolicy[];
 }
 
-export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
-  const { matcher } = compileRouteTable(table, options.builders ?? gatewayBuilders);
+export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
+  const { matcher } = compileRouteTable(table, options.policies ?? []);
   const app = new Hono<GatewayEnv>();
 
   app.use(async function requestContext(c, next) {
@@ -55,59 +43,31 @@ export function createGateway(table: RouteTable, options: GatewayOptions = {}) {
       path: new URL(c.req.url).pathname,
       status: c.res.status,
       ...(c.get("errorCode") ? { code: c.get("errorCode") } : {}),
-      origin: route?.origin?.name ?? null,
+      origin: route?.plan?.origin.name ?? null,
       originMs: c.get("originMs") ?? null,
       totalMs: Date.now() - started,
     });
   });
 
-  app.onError((err, c) => {
-    let error: GatewayError;
-    if (err instanceof GatewayError) error = err;
-    else if (err instanceof HTTPException && err.status < 500) error = new GatewayError(err.status, "bad_request", err.message || "Bad request.");
-    else {
-      // Unknown failure: logged for the operator, answered without internals.
-      console.error(JSON.stringify({ requestId: c.get("requestId"), error: String(err instanceof Error ? err.stack ?? err.message : err) }));
-      error = new GatewayError(500, "internal_error", "The gateway failed to handle the request.");
-    }
-    c.set("errorCode", error.code);
-    return errorResponse(c, error);
-  });
+  app.onError((err, c) => toErrorResponse(err, c));
 
   if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin));
 
   app.all("*", async function gateway(c) {
     const url = new URL(c.req.url);
     const canonical = canonicalizePath(url.pathname);
-    if (!canonical.ok) throw new GatewayError(400, "bad_path", `Request path rejected: ${canonical.reason}.`);
+    if (!canonical.ok) throw coreErrors.bad_path(`Request path rejected: ${canonical.reason}.`);
 
     const match = matcher.match(url.hostname, c.req.method, canonical.path);
-    if (match.kind === "not-found") throw new GatewayError(404, "not_found", "No route matches this request.");
+    if (match.kind === "not-found") throw coreErrors.not_found("No route matches this request.");
     if (match.kind === "method-not-allowed") {
       const allow = match.allow.join(", ");
-      throw new GatewayError(405, "method_not_allowed", `Method ${c.req.method} is not allowed here; allowed: ${allow}.`, { allow });
+      throw coreErrors.method_not_allowed(`Method ${c.req.method} is not allowed here; allowed: ${allow}.`, { allow });
     }
     const route = match.value;
     c.set("route", route);
-
-    for (const policy of route.policies) {
-      const answer = await policy(c);
-      if (answer) return answer;
-    }
-
-    if (route.handler) return route.handler(c, { canonicalPath: canonical.path, params: match.params, rest: match.rest });
-    const origin = route.origin!;
-
-    const headers = forwardingHeaders(c, url, route.requestEdits);
-
-    const target = route.buildPath(canonical.path, match.params, match.rest) + route.forwardQuery(url.search);
-    const sent = Date.now();
-    const response = await forwardToOrigin(c.req.raw, origin, target, headers);
-    c.set("originMs", Date.now() - sent);
-    applyResponseEdits(response.headers, route.responseEdits, c.get("requestId"));
-    const extra = c.get("responseHeaders");
-    if (extra) for (const [name, value] of extra) response.headers.set(name, value);
-    return response;
+    c.set("match", { canonicalPath: canonical.path, params: match.params, rest: match.rest });
+    return route.run(c);
   });
 
   return app;

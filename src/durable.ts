@@ -8,10 +8,10 @@
 
 /** Rejects after `ms`; the late outcome of `promise` is then ignored. */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms); });
   promise.catch(() => {}); // a late failure after the timeout is expected and already handled
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
 }
 
 export async function callWithOneRetry<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T> {

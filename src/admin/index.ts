@@ -5,29 +5,35 @@
  */
 import { Hono } from "hono";
 import type { SecretRef } from "../config/common.ts";
-import type { RouteTable } from "../config/index.ts";
-import { GatewayError } from "../errors.ts";
-import type { GatewayEnv } from "../types.ts";
+import type { GatewayEnv } from "../context.ts";
+import { coreErrors, defineErrors } from "../errors.ts";
+import type { PlanConfig } from "../quota/index.ts";
 import { createKeysApi } from "./keys.ts";
 import { createRoomsApi } from "./rooms.ts";
 
-export function createAdminApi(table: RouteTable, admin: { token: SecretRef }) {
+const adminErrors = defineErrors("admin", {
+  admin_unauthorized: { status: 401, meaning: "The admin API needs `Authorization: Bearer <token>` with the admin token." },
+});
+
+/** What the admin API reads of the route table. */
+export interface AdminTable { plans?: Record<string, PlanConfig> }
+
+export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
-    if (typeof expected !== "string" || expected.length === 0) throw new GatewayError(404, "not_found", "No route matches this request.");
+    if (typeof expected !== "string" || expected.length === 0) throw coreErrors.not_found("No route matches this request.");
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
     if (!match || !(await constantTimeEqual(match[1]!, expected))) {
-      throw new GatewayError(401, "admin_unauthorized", "A valid admin token is required.", { "www-authenticate": `Bearer realm="gateway-admin"` });
+      throw adminErrors.admin_unauthorized("A valid admin token is required.", { "www-authenticate": `Bearer realm="gateway-admin"` });
     }
     await next();
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
-  api.route("/keys", createKeysApi(table));
-  void table;
+  api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
-  api.all("*", () => { throw new GatewayError(404, "not_found", "No admin endpoint here."); });
+  api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }
 

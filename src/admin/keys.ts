@@ -15,18 +15,28 @@
  */
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import type { RouteTable } from "../config/index.ts";
-import { GatewayError } from "../errors.ts";
-import { keyCache } from "../policies/api-key/cache.ts";
-import { decodeCursor, type KeyPage, type StoreResult } from "../policies/api-key/durable_object.ts";
-import { KEY_ID_PATTERN, generateApiKey, generateKeyId, hashApiKey } from "../policies/api-key/keys.ts";
-import { publicKeyView, type KeyRecord, type KeyStatus } from "../policies/api-key/records.ts";
-import { logFailure, withKeyStore } from "../policies/api-key/store.ts";
-import { counterName, resolvePlan, usageOf, type ResolvedPlan } from "../quota/client.ts";
-import type { GatewayEnv } from "../types.ts";
+import type { GatewayEnv } from "../context.ts";
+import { coreErrors, defineErrors, errorText, logEvent } from "../errors.ts";
+import {
+  decodeCursor, generateApiKey, generateKeyId, hashApiKey, KEY_ID_PATTERN, keyCache, publicKeyView, withKeyStore,
+  type KeyRecord, type KeyStore, type StoreResult,
+} from "../keys/index.ts";
+import { counterName, resolvePlan, usageOf, type PlanConfig, type ResolvedPlan } from "../quota/index.ts";
+import { jsonBody, queryOf } from "./input.ts";
+
+export const keyAdminErrors = defineErrors("admin", {
+  unknown_plan: { status: 400, meaning: "The plan named in the request is not in the route table's `plans`." },
+  key_not_found: { status: 404, meaning: "No API key has this id." },
+  key_revoked: { status: 409, meaning: "The key is revoked; a revoked key cannot be changed." },
+  conflict: { status: 409, meaning: "The key could not be stored (a clash of generated ids); try again." },
+  plan_unknown: { status: 403, meaning: "The key's plan is not configured in this gateway's route table." },
+  limiter_unavailable: { status: 503, meaning: "The counter did not answer after one retry and the plan fails closed; `Retry-After` says when to retry." },
+  key_store_unavailable: { status: 503, meaning: "API keys cannot be checked right now (the KeyStore did not answer after one retry); `Retry-After` says when to retry." },
+});
 
 const Text = z.string().trim().min(1).max(200);
 const Timestamp = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z");
+const MAX_BODY_BYTES = 16_384;
 
 const CreateKey = z.strictObject({
   name: Text,
@@ -43,49 +53,49 @@ const ListQuery = z.strictObject({
 
 type Ctx = Context<GatewayEnv>;
 
-export function createKeysApi(table: RouteTable) {
+export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
   const plans = new Map<string, ResolvedPlan>(Object.entries(table.plans).map(([name, plan]) => [name, resolvePlan(name, plan)]));
   const api = new Hono<GatewayEnv>();
 
   const knownPlan = (plan: string) => {
     if (!plans.has(plan)) {
       const names = [...plans.keys()];
-      throw new GatewayError(400, "unknown_plan", `Unknown plan "${plan}"; configured plans: ${names.length ? names.join(", ") : "(none)"}.`);
+      throw keyAdminErrors.unknown_plan(`Unknown plan "${plan}"; configured plans: ${names.length ? names.join(", ") : "(none)"}.`);
     }
   };
 
-  api.post("/", async (c) => {
-    const body = await parseBody(c, CreateKey);
+  api.post("/", jsonBody(CreateKey, { maxBytes: MAX_BODY_BYTES }), async (c) => {
+    const body = c.req.valid("json");
     knownPlan(body.plan);
     const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
-    if (expiresAt !== null && expiresAt <= Date.now()) throw new GatewayError(400, "invalid_request", "expiresAt: must be in the future.");
+    if (expiresAt !== null && expiresAt <= Date.now()) throw coreErrors.invalid_request("expiresAt: must be in the future.");
     const key = generateApiKey();
     const hash = await hashApiKey(key);
-    const record = unwrap(await store(c, (s) => s.create({ id: generateKeyId(), hash, name: body.name, owner: body.owner, plan: body.plan, expiresAt }) as Promise<StoreResult<KeyRecord>>));
+    const record = unwrap(await store(c, (s) => s.create({ id: generateKeyId(), hash, name: body.name, owner: body.owner, plan: body.plan, expiresAt })));
     keyCache.forget(hash);
     return created(c, { ...publicKeyView(record), key }, 201);
   });
 
-  api.get("/", async (c) => {
-    const query = parse(ListQuery, c.req.query());
-    if (query.cursor !== undefined && decodeCursor(query.cursor) === null) throw new GatewayError(400, "invalid_request", "cursor: not a cursor from a previous page.");
-    const page = await store(c, (s) => s.list({ limit: query.limit, cursor: query.cursor ?? null, owner: query.owner ?? null }) as Promise<KeyPage>);
+  api.get("/", queryOf(ListQuery), async (c) => {
+    const query = c.req.valid("query");
+    if (query.cursor !== undefined && decodeCursor(query.cursor) === null) throw coreErrors.invalid_request("cursor: not a cursor from a previous page.");
+    const page = await store(c, (s) => s.list({ limit: query.limit, cursor: query.cursor ?? null, owner: query.owner ?? null }));
     return c.json({ keys: page.keys.map(publicKeyView), nextCursor: page.nextCursor });
   });
 
   api.get("/:id", async (c) => c.json(publicKeyView(await existing(c))));
 
-  api.patch("/:id", async (c) => {
+  api.patch("/:id", jsonBody(ChangePlan, { maxBytes: MAX_BODY_BYTES }), async (c) => {
     const id = keyId(c);
-    const body = await parseBody(c, ChangePlan);
+    const body = c.req.valid("json");
     knownPlan(body.plan);
-    return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.setPlan(id, body.plan) as Promise<StoreResult<KeyRecord>>)))));
+    return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.setPlan(id, body.plan))))));
   });
 
   for (const [action, status] of [["disable", "disabled"], ["enable", "active"], ["revoke", "revoked"]] as const) {
     api.post(`/:id/${action}`, async (c) => {
       const id = keyId(c);
-      return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.setStatus(id, status as KeyStatus) as Promise<StoreResult<KeyRecord>>)))));
+      return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.setStatus(id, status))))));
     });
   }
 
@@ -93,7 +103,7 @@ export function createKeysApi(table: RouteTable) {
     const id = keyId(c);
     const key = generateApiKey();
     const hash = await hashApiKey(key);
-    const { record, previousHash } = unwrap(await store(c, (s) => s.rotate(id, hash) as Promise<StoreResult<{ record: KeyRecord; previousHash: string }>>));
+    const { record, previousHash } = unwrap(await store(c, (s) => s.rotate(id, hash)));
     keyCache.forget(previousHash);
     keyCache.forget(hash);
     return created(c, { ...publicKeyView(record), key }, 200);
@@ -102,13 +112,13 @@ export function createKeysApi(table: RouteTable) {
   api.get("/:id/usage", async (c) => {
     const record = await existing(c);
     const plan = plans.get(record.plan);
-    if (!plan) throw new GatewayError(409, "plan_unknown", `The key's plan "${record.plan}" is not configured on this gateway.`);
+    if (!plan) throw keyAdminErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
     let usage;
     try {
       usage = await usageOf(c.env.QUOTA, counterName.key(record.id), plan.limits);
     } catch (err) {
-      logFailure(c.get("requestId"), "limiter_unavailable", err);
-      throw new GatewayError(503, "limiter_unavailable", "Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
+      logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
+      throw keyAdminErrors.limiter_unavailable("Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
     }
     return c.json({
       keyId: record.id,
@@ -125,7 +135,7 @@ export function createKeysApi(table: RouteTable) {
     });
   });
 
-  api.all("*", () => { throw new GatewayError(404, "not_found", "No admin endpoint here."); });
+  api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }
 
@@ -143,45 +153,31 @@ function changed(record: KeyRecord): KeyRecord {
 
 function keyId(c: Ctx): string {
   const id = c.req.param("id") ?? "";
-  if (!KEY_ID_PATTERN.test(id)) throw new GatewayError(404, "key_not_found", "No API key with this id.");
+  if (!KEY_ID_PATTERN.test(id)) throw keyAdminErrors.key_not_found("No API key with this id.");
   return id;
 }
 
 async function existing(c: Ctx): Promise<KeyRecord> {
   const id = keyId(c);
-  const record = await store(c, (s) => s.get(id) as Promise<KeyRecord | null>);
-  if (!record) throw new GatewayError(404, "key_not_found", "No API key with this id.");
+  const record = await store(c, (s) => s.get(id));
+  if (!record) throw keyAdminErrors.key_not_found("No API key with this id.");
   return record;
 }
 
 function unwrap<T>(result: StoreResult<T>): T {
   if (result.ok) return result.value;
   switch (result.error) {
-    case "not_found": throw new GatewayError(404, "key_not_found", "No API key with this id.");
-    case "revoked": throw new GatewayError(409, "key_revoked", "This key is revoked; a revoked key cannot be changed.");
-    case "conflict": throw new GatewayError(409, "conflict", "The key could not be stored; try again.");
+    case "not_found": throw keyAdminErrors.key_not_found("No API key with this id.");
+    case "revoked": throw keyAdminErrors.key_revoked("This key is revoked; a revoked key cannot be changed.");
+    case "conflict": throw keyAdminErrors.conflict("The key could not be stored; try again.");
   }
 }
 
-async function store<T>(c: Ctx, call: Parameters<typeof withKeyStore<T>>[1]): Promise<T> {
+async function store<F extends (store: DurableObjectStub<KeyStore>) => Promise<unknown>>(c: Ctx, call: F): Promise<Awaited<ReturnType<F>>> {
   try {
     return await withKeyStore(c.env.API_KEYS, call);
   } catch (err) {
-    logFailure(c.get("requestId"), "key_store_unavailable", err);
-    throw new GatewayError(503, "key_store_unavailable", "The key store is unavailable; try again shortly.", { "retry-after": "1" });
+    logEvent("error", "key_store_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
+    throw keyAdminErrors.key_store_unavailable("The key store is unavailable; try again shortly.", { "retry-after": "1" });
   }
-}
-
-async function parseBody<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.output<S>> {
-  if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) throw new GatewayError(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.");
-  let raw: unknown;
-  try { raw = await c.req.json(); } catch { throw new GatewayError(400, "invalid_json", "The body is not valid JSON."); }
-  return parse(schema, raw);
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(body)"}: ${i.message}`);
-  throw new GatewayError(400, "invalid_request", problems.join("; "));
 }

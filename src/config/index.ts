@@ -1,2 +1,5 @@
-export * from "./schema.ts";
+export * from "./common.ts";
+export * from "./assemble.ts";
+export * from "./core.ts";
+export * from "./table.ts";
 export * from "./validate.ts";

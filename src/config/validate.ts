@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { RouteTableSchema, type RouteTable } from "./schema.ts";
+import { RouteTableSchema, type RouteTable } from "./table.ts";
 
 /** A route table that failed validation; `problems` lists every issue as `json.path: message`. */
 export class RouteTableError extends Error {

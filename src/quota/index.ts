@@ -1,3 +1,12 @@
-export { quotaPolicies, keyPlanLimit, routeRateLimit } from "./policy.ts";
-export { QuotaCounter } from "./durable_object.ts";
-export { counterName, resolvePlan, usageOf, type ResolvedPlan } from "./client.ts";
+/**
+ * The quota service: QuotaCounter Durable Objects (one per counted identity), their client, plan
+ * resolution, identities and the RateLimit header fields. The rate-limit policy and the admin API
+ * use it through here.
+ */
+// The class itself is exported by the Worker entry from ./durable_object.ts (see src/keys/index.ts).
+export type { QuotaCounter, ConsumeRequest, CounterDecision } from "./durable_object.ts";
+export { consumeOnce, counterName, maxCost, resolvePlan, usageOf, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
+export type { Decision, Limits } from "./decision.ts";
+export { addRateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
+export { addressKey, claimKey } from "./identity.ts";
+export { PlanSchema, PERIODS, Duration, type PlanConfig } from "./schema.ts";

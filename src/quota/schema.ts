@@ -1,4 +1,4 @@
-/** routes.json pieces owned by usage plans and rate limits (issue 4). */
+/** Usage plans in routes.json (`plans`): the limits the counters enforce. */
 import { z } from "zod";
 
 export const PERIODS = ["minute", "hour", "day", "week", "month"] as const;
@@ -20,13 +20,3 @@ export const PlanSchema = z.strictObject({
     .describe("When the counter cannot be reached: closed (503, default for quotas) or open (admit)."),
 }).refine((p) => p.rate || p.quota, "a plan needs rate, quota or both");
 export type PlanConfig = z.output<typeof PlanSchema>;
-
-export const RateLimitSchema = z.strictObject({
-  plan: z.string().describe("Name of a plan in `plans`."),
-  by: z.string().regex(/^(ip|apiKey|jwt:[A-Za-z0-9_.:-]+)$/, `must be "ip", "apiKey" or "jwt:<claim>"`)
-    .describe("Who is counted: client IP (IPv6 by /64), the API key, or a JWT claim."),
-});
-
-export const ApiKeysSchema = z.strictObject({
-  header: z.string().default("x-api-key").describe("Header carrying the API key. Default x-api-key."),
-}).describe("How API keys are presented.");

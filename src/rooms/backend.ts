@@ -4,6 +4,8 @@
  * connect event carries the client's upgrade headers as `originRequestHeaders` left them, with the
  * route's edits; every event gets the route's `set` headers, a request id and the origin's Host).
  */
+import { GatewayError } from "../errors.ts";
+import { fetchOrigin } from "../upstream/fetch.ts";
 import type { BackendSettings, Identity } from "./protocol.ts";
 import type { RoomEvent } from "./schema.ts";
 
@@ -23,24 +25,23 @@ export type BackendAnswer =
 /** Replies larger than this are not relayed to the connection (the event still counts as delivered). */
 export const MAX_REPLY_BYTES = 1_048_576;
 
+/** Names the event on every event request; gateway-owned, so no client copy reaches an origin. */
+export const EVENT_HEADER = "x-gateway-event";
+
 export async function postEvent(backend: BackendSettings, event: BackendEvent, base?: Headers, readBody = false): Promise<BackendAnswer> {
   const headers = new Headers(base);
   headers.set("content-type", "application/json");
-  headers.set("x-gateway-event", event.event);
+  headers.set(EVENT_HEADER, event.event);
   if (!headers.has("x-request-id")) headers.set("x-request-id", crypto.randomUUID());
   for (const [name, value] of backend.set) headers.set(name, value);
   if (backend.hostHeader) headers.set("host", backend.hostHeader);
 
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), backend.timeoutMs);
   let response: Response;
   try {
-    response = await fetch(backend.url, { method: "POST", headers, body: JSON.stringify(event), signal: controller.signal, redirect: "manual" });
-  } catch {
-    clearTimeout(timer);
-    return { ok: false, status: null, failure: controller.signal.aborted ? "timeout" : "unreachable" };
+    response = await fetchOrigin(backend.url, { method: "POST", headers, body: JSON.stringify(event) }, backend.timeoutMs);
+  } catch (err) {
+    return { ok: false, status: null, failure: err instanceof GatewayError && err.code === "origin_timeout" ? "timeout" : "unreachable" };
   }
-  clearTimeout(timer);
   if (response.status < 200 || response.status > 299) {
     await response.body?.cancel();
     return { ok: false, status: response.status, failure: "status" };

@@ -11,7 +11,8 @@
  * push API, which calls the RPC methods at the bottom.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { GatewayBindings } from "../types.ts";
+import type { GatewayBindings } from "../context.ts";
+import { errorBody } from "../errors.ts";
 import { sendableCode } from "../upstream/websocket.ts";
 import { postEvent, type BackendEvent } from "./backend.ts";
 import {
@@ -37,10 +38,13 @@ interface Connection {
 }
 
 /** What the push API and the README call a connection's info. */
+/** Claims came in as JSON (a verified JWT) and live as JSON (the attachment): plain values. */
+export type ClaimValue = string | number | boolean | null | object;
+
 export interface ConnectionInfo {
   id: string;
   sub: string | null;
-  claims: Record<string, unknown>;
+  claims: Record<string, ClaimValue>;
   joinedAt: string;
   lastSeenAt: string;
   expiresAt: string | null;
@@ -97,9 +101,10 @@ export class RoomObject extends DurableObject<GatewayBindings> {
         this.#pending--;
       }
       if (!answer.ok) {
-        if (answer.failure === "status") return refusal(403, "connect_refused", "The room's backend refused the connection.");
-        if (answer.failure === "timeout") return refusal(504, "origin_timeout", "The room's backend did not answer the connect event in time.");
-        return refusal(502, "origin_unreachable", "The room's backend could not be reached.");
+        const id = connect.requestId;
+        if (answer.failure === "status") return refusal(403, "connect_refused", "The room's backend refused the connection.", id);
+        if (answer.failure === "timeout") return refusal(504, "origin_timeout", "The room's backend did not answer the connect event in time.", id);
+        return refusal(502, "origin_unreachable", "The room's backend could not be reached.", id);
       }
     }
 
@@ -333,7 +338,7 @@ export class RoomObject extends DurableObject<GatewayBindings> {
   #info(connection: Connection): ConnectionInfo {
     const { record } = connection;
     return {
-      id: record.id, sub: record.sub, claims: record.claims,
+      id: record.id, sub: record.sub, claims: record.claims as Record<string, ClaimValue>,
       joinedAt: new Date(record.joinedAt).toISOString(),
       lastSeenAt: new Date(this.#lastSeen(connection)).toISOString(),
       expiresAt: record.exp === null ? null : new Date(record.exp).toISOString(),
@@ -417,8 +422,9 @@ function closeQuietly(ws: WebSocket, code: number, reason: string): void {
 }
 
 
-function refusal(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
+/** The gateway's error envelope; the gateway relays code and message (src/rooms/client.ts). */
+function refusal(status: number, code: string, message: string, requestId?: string): Response {
+  return new Response(errorBody(code, message, requestId), { status, headers: { "content-type": "application/json; charset=utf-8" } });
 }
 
 /** Over maxConnections: the client gets a WebSocket that closes at once, so browsers can read why. */

@@ -1,25 +1,31 @@
 /**
- * The route table compiled once per isolate: each route with its origin, path builder, header edits
- * and policy pipeline, indexed by the matcher.
+ * The route table compiled once per isolate: each route with its forwarding plan and its chain of
+ * policy middleware, indexed by the matcher. The policies come in as a list (src/policies/index.ts,
+ * passed by the Worker entry); nothing here names one. A route's chain holds only the policies it
+ * uses, so a policy a route does not use costs that route nothing.
  */
-import type { Route, RouteTable } from "../config/index.ts";
-import type { Policy, RouteHandler } from "../types.ts";
-import { compileOrigin, compilePathBuilder, compileQueryFilter, type CompiledOrigin, type HeaderEdits, type PathBuilder, type QueryFilter } from "../upstream/index.ts";
+import type { CoreRoute, CoreTable } from "../config/core.ts";
+import type { GatewayContext, GatewayMiddleware } from "../context.ts";
+import { replaceResponse } from "../context.ts";
+import { toErrorResponse } from "../errors.ts";
+import type { AnyPolicy } from "../policy.ts";
+import {
+  compileOrigin, compilePathBuilder, compileQueryFilter, forwardToOrigin, webSocketPassThrough,
+  type ForwardPlan, type HeaderEdits, type RouteMatch,
+} from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
 
 export interface CompiledRoute {
   id: string;
-  route: Route;
-  /** Undefined for a room route, which a handler serves. */
-  origin: CompiledOrigin | undefined;
-  buildPath: PathBuilder;
-  /** The client's query string minus credential parameters. */
-  forwardQuery: QueryFilter;
+  route: CoreRoute;
+  /** Where and how the route forwards; undefined for a route a policy answers (a room). */
+  plan: ForwardPlan | undefined;
+  /** Header edits for anything sent on a client's behalf (also a room's connect event). */
   requestEdits: HeaderEdits;
-  responseEdits: HeaderEdits;
-  policies: Policy[];
-  /** Serves the request instead of forwarding it (rooms, WebSocket pass-through). */
-  handler: RouteHandler | undefined;
+  /** Names of the policies in this route's chain, in order (docs, the console). */
+  policies: string[];
+  /** Runs the route's chain and forwarding; resolves with the response (errors become envelopes). */
+  run: (c: GatewayContext) => Promise<Response>;
 }
 
 export interface CompiledTable {
@@ -27,56 +33,95 @@ export interface CompiledTable {
   routes: CompiledRoute[];
 }
 
-/** What each capability contributes to a route; assembled in src/pipeline.ts. */
-export interface RouteBuilders {
-  policies(route: Route, table: RouteTable): Policy[];
-  handler(route: Route, table: RouteTable, origin: CompiledOrigin | undefined): RouteHandler | undefined;
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The matched route (set before its chain runs). */
+    route: CompiledRoute | undefined;
+    /** What the matcher found: the canonical path, path parameters, the wildcard rest. */
+    match: RouteMatch;
+  }
 }
 
-const NO_BUILDERS: RouteBuilders = { policies: () => [], handler: () => undefined };
+type Table = CoreTable & Record<string, unknown>;
 
-const edits = (e: Route["requestHeaders"], alsoRemove: string[] = []): HeaderEdits => ({
+const edits = (e: CoreRoute["requestHeaders"], alsoRemove: Iterable<string> = []): HeaderEdits => ({
   set: Object.entries(e?.set ?? {}),
   remove: [...new Set([...(e?.remove ?? []), ...alsoRemove])],
 });
 
-/**
- * Client headers that never reach the origin on this route: the API key (the origin gets the
- * verified key id instead, if anything), the bearer token unless the route forwards it, and any
- * client copy of the identity headers the gateway sets from a verified token.
- */
-/** Query parameters that carry a token on this route (opt-in JWT `query` token sources). */
-function credentialQueryParams(route: Route, table: RouteTable): string[] {
-  if (route.auth === "none" || !route.auth.authorizer) return [];
-  const sources = table.authorizers[route.auth.authorizer]?.tokenSources ?? [];
-  return sources.flatMap((source) => ("query" in source ? [source.query] : []));
-}
-
-function credentialHeaders(route: Route, table: RouteTable): string[] {
-  if (route.auth === "none") return [];
-  const names: string[] = [];
-  if (route.auth.apiKey) names.push(table.apiKeys.header.toLowerCase());
-  if (route.auth.authorizer && !route.auth.forwardAuthorization) names.push("authorization");
-  names.push(...Object.keys(route.identityHeaders ?? {}));
-  return names;
-}
-
-export function compileRouteTable(table: RouteTable, builders: RouteBuilders = NO_BUILDERS): CompiledTable {
+export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] = []): CompiledTable {
   const origins = new Map(Object.entries(table.origins).map(([name, o]) => [name, compileOrigin(name, o)]));
+  // Headers any policy writes for the origin anywhere in the table: no client copy on any route.
+  const owned = new Set<string>();
+  for (const policy of policies) for (const name of policy.originHeaders?.(table) ?? []) owned.add(name.toLowerCase());
+
   const routes = table.routes.map((route): CompiledRoute => {
+    const withheldHeaders = [...owned], withheldQuery: string[] = [];
+    const chain: GatewayMiddleware[] = [];
+    const names: string[] = [];
+    for (const policy of policies) {
+      const withheld = policy.withheld?.(route, table);
+      if (withheld?.headers) withheldHeaders.push(...withheld.headers.map((h) => h.toLowerCase()));
+      if (withheld?.query) withheldQuery.push(...withheld.query);
+      const middleware = policy.create(route, table);
+      if (middleware) { chain.push(middleware); names.push(policy.name); }
+    }
     const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
-    return {
-      id: route.id,
-      route,
+    const requestEdits = edits(route.requestHeaders, withheldHeaders);
+    const plan: ForwardPlan | undefined = origin && {
       origin,
-      buildPath: origin ? compilePathBuilder(route, origin) : (canonical) => canonical,
-      forwardQuery: compileQueryFilter(credentialQueryParams(route, table)),
-      requestEdits: edits(route.requestHeaders, credentialHeaders(route, table)),
+      buildPath: compilePathBuilder(route, origin),
+      forwardQuery: compileQueryFilter(withheldQuery),
+      requestEdits,
       responseEdits: edits(route.responseHeaders),
-      policies: builders.policies(route, table),
-      handler: builders.handler(route, table, origin),
     };
+    const terminal = plan === undefined
+      ? noOrigin(route.id)
+      : route.websocket ? (c: GatewayContext) => webSocketPassThrough(c, plan, c.get("match")) : (c: GatewayContext) => forwardToOrigin(c, plan, c.get("match"));
+    return { id: route.id, route, plan, requestEdits, policies: names, run: composeChain(chain, terminal) };
   });
   const matcher = new RouteMatcher(routes.map((r) => ({ host: r.route.host, methods: r.route.methods, path: r.route.path, value: r })));
   return { matcher, routes };
+}
+
+/** A route without an origin reaches here only if the policy that answers it did not. */
+function noOrigin(id: string) {
+  return (): Promise<Response> => Promise.reject(new TypeError(`route "${id}" has no origin and no policy answered it`));
+}
+
+/**
+ * Runs `middleware` in order around `terminal`, Hono's onion model: a middleware may refuse (throw),
+ * answer (return a Response without calling next) or act on the response after `await next()`.
+ * `next()` never throws: a refusal or fault inside it becomes the error envelope in `c.res`, so an
+ * outer policy sees and can decorate gateway errors too. Written here rather than with Hono's
+ * `compose` because that one is not a public export, and because assigning `c.res` over an existing
+ * response makes Hono rebuild it; this chain assigns it once (replaceResponse only on an error after
+ * a response). Built once per route: per request it is one closure call per policy.
+ */
+export function composeChain(middleware: readonly GatewayMiddleware[], terminal: (c: GatewayContext) => Promise<Response>): (c: GatewayContext) => Promise<Response> {
+  if (middleware.length === 0) return terminal;
+  let run = async (c: GatewayContext): Promise<void> => {
+    try {
+      c.res = await terminal(c);
+    } catch (err) {
+      replaceResponse(c, toErrorResponse(err, c));
+    }
+  };
+  for (let i = middleware.length - 1; i >= 0; i--) {
+    const handler = middleware[i]!, inner = run;
+    const next = (c: GatewayContext) => () => inner(c);
+    run = async (c) => {
+      try {
+        const answer = await handler(c, next(c));
+        if (answer instanceof Response) replaceResponse(c, answer);
+      } catch (err) {
+        replaceResponse(c, toErrorResponse(err, c));
+      }
+    };
+  }
+  const outer = run;
+  return async (c) => {
+    await outer(c);
+    return c.res;
+  };
 }

@@ -4,35 +4,42 @@
  *
  * This is a plain `fetch` plus one Response rebuild rather than Hono's proxy helper: the helper
  * copies the Request and rebuilds the Response again, which measured 15-27 us per request on
- * workerd (bench/RESULTS.md, pass-through-breakdown), a fifth of the gateway's whole overhead.
+ * workerd (bench/FINDINGS.md, pass-through-breakdown), a fifth of the gateway's whole overhead.
  * The one rebuild is unavoidable: fetch responses have immutable headers, and the gateway must
  * strip hop-by-hop headers and add its own.
  */
-import { GatewayError } from "../errors.ts";
-import { connectionTokens, HOP_BY_HOP } from "./headers.ts";
-import type { CompiledOrigin } from "./target.ts";
+import type { GatewayContext } from "../context.ts";
+import { fetchOrigin } from "./fetch.ts";
+import { applyResponseEdits, connectionTokens, forwardingHeaders, HOP_BY_HOP, type HeaderEdits } from "./headers.ts";
+import type { CompiledOrigin, PathBuilder, QueryFilter } from "./target.ts";
 
+/** Where a matched request goes and what changes on the way; compiled once per route. */
+export interface ForwardPlan {
+  origin: CompiledOrigin;
+  buildPath: PathBuilder;
+  /** The client's query string minus credential parameters. */
+  forwardQuery: QueryFilter;
+  requestEdits: HeaderEdits;
+  responseEdits: HeaderEdits;
+}
 
-export async function forwardToOrigin(request: Request, origin: CompiledOrigin, pathAndQuery: string, headers: Headers): Promise<Response> {
+/** What the matcher found, for the forwarding step and policies that answer themselves. */
+export interface RouteMatch {
+  canonicalPath: string;
+  params: Record<string, string>;
+  rest: string;
+}
+
+export async function forwardToOrigin(c: GatewayContext, plan: ForwardPlan, match: RouteMatch): Promise<Response> {
+  const url = new URL(c.req.url);
+  const request = c.req.raw;
+  const headers = forwardingHeaders(c, url, plan.requestEdits);
+  const { origin } = plan;
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
-  // The timer covers the wait for response headers only; a long streamed body is not cut off.
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), origin.timeoutMs);
-  let response: Response;
-  try {
-    response = await fetch(origin.base + pathAndQuery, {
-      method: request.method,
-      headers,
-      body: request.body,
-      redirect: "manual",
-      signal: controller.signal,
-    });
-  } catch {
-    if (controller.signal.aborted) throw new GatewayError(504, "origin_timeout", "The origin did not respond in time.");
-    throw new GatewayError(502, "origin_unreachable", "The origin could not be reached.");
-  } finally {
-    clearTimeout(timer);
-  }
+  const target = origin.base + plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);
+  const sent = Date.now();
+  const response = await fetchOrigin(target, { method: request.method, headers, body: request.body }, origin.timeoutMs);
+  c.set("originMs", Date.now() - sent);
   const out = new Response(response.body, response);
   let named: Set<string>;
   try {
@@ -42,5 +49,6 @@ export async function forwardToOrigin(request: Request, origin: CompiledOrigin, 
   }
   for (const name of HOP_BY_HOP) out.headers.delete(name);
   for (const name of named) out.headers.delete(name);
+  applyResponseEdits(out.headers, plan.responseEdits, c.get("requestId"));
   return out;
 }

@@ -8,8 +8,48 @@
  * `X-Rewrite-URL`, `X-HTTP-Method-Override`, ...) are dropped too, because the path and method the
  * gateway authorized must be the ones the origin acts on.
  */
-import { GatewayError } from "../errors.ts";
-import type { GatewayContext } from "../types.ts";
+import type { GatewayContext } from "../context.ts";
+import { coreErrors } from "../errors.ts";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Headers policies write for the origin (identity from a verified token); see setOriginHeader. */
+    originHeaders: Headers | undefined;
+    /** Client headers a policy withholds on this request only; see withholdClientHeader. */
+    withheldHeaders: Set<string> | undefined;
+  }
+}
+
+/**
+ * Sets a header on what the gateway sends the origin for this request (forwarding, WebSocket
+ * pass-through, a room's connect event). It replaces any client copy. A policy that writes a header
+ * declares its name in its definition's `originHeaders`, which makes the name gateway-owned on every
+ * route of the table, so a client can never pose as the gateway where this policy does not run.
+ */
+export function setOriginHeader(c: GatewayContext, name: string, value: string): void {
+  let headers = c.get("originHeaders");
+  if (!headers) {
+    headers = new Headers();
+    c.set("originHeaders", headers);
+  }
+  headers.set(name, value);
+}
+
+/** Keeps a client header from the origin on this request (a Cookie holding only the token). */
+export function withholdClientHeader(c: GatewayContext, name: string): void {
+  let withheld = c.get("withheldHeaders");
+  if (!withheld) {
+    withheld = new Set();
+    c.set("withheldHeaders", withheld);
+  }
+  withheld.add(name);
+}
+
+/** What a policy set for the origin on this request (the subprotocol a token entry was taken out of). */
+export function originHeader(c: GatewayContext, name: string): string | null | undefined {
+  if (c.get("withheldHeaders")?.has(name)) return null;
+  return c.get("originHeaders")?.get(name) ?? undefined;
+}
 
 /** Hop-by-hop headers (RFC 9110 7.6.1, plus the legacy Keep-Alive and Proxy-Connection): never relayed either way. */
 export const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
@@ -31,7 +71,7 @@ export function connectionTokens(value: string | null): Set<string> {
   for (const part of value.split(",")) {
     const name = part.trim().toLowerCase();
     if (name === "") continue;
-    if (!TOKEN.test(name)) throw new GatewayError(400, "bad_request", "Malformed Connection header.");
+    if (!TOKEN.test(name)) throw coreErrors.bad_request("Malformed Connection header.");
     names.add(name);
   }
   return names;
@@ -92,7 +132,7 @@ export function forwardingHeaders(c: GatewayContext, url: URL, edits: HeaderEdit
     host: url.host,
     proto: url.protocol === "https:" ? "https" : "http",
     requestId: c.get("requestId"),
-  }, edits, c.get("upstreamHeaders"), c.get("upstreamRemove"));
+  }, edits, c.get("originHeaders"), c.get("withheldHeaders"));
 }
 
 /** Applied to the origin's response (forwardToOrigin already removed hop-by-hop headers). */

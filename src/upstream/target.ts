@@ -2,7 +2,7 @@
  * Where a matched request goes: the origin's base URL joined with the route's rewrite, stripPrefix
  * or the canonical path itself. Built once per route at startup.
  */
-import type { Origin, Route } from "../config/index.ts";
+import type { CoreRoute as Route, Origin } from "../config/core.ts";
 
 export interface CompiledOrigin {
   name: string;

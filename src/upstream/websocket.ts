@@ -6,9 +6,11 @@
  *
  * A plain HTTP request to such a route gets 426: the route is a WebSocket endpoint.
  */
-import { GatewayError } from "../errors.ts";
-import type { GatewayContext, RouteMatch } from "../types.ts";
-import { applyResponseEdits, forwardingHeaders } from "./headers.ts";
+import type { GatewayContext } from "../context.ts";
+import { coreErrors } from "../errors.ts";
+import { fetchOrigin } from "./fetch.ts";
+import type { ForwardPlan, RouteMatch } from "./forward.ts";
+import { applyResponseEdits, forwardingHeaders, originHeader } from "./headers.ts";
 
 /** True for a WebSocket upgrade: `Upgrade` lists the `websocket` token, in any case. */
 export function isWebSocketUpgrade(headers: Headers): boolean {
@@ -23,8 +25,9 @@ export function isWebSocketUpgrade(headers: Headers): boolean {
  * token this way offers a real protocol too: `new WebSocket(url, ["chat.v1", "bearer." + token])`.
  */
 export function firstSubprotocol(c: GatewayContext): string | null {
-  if (c.get("upstreamRemove")?.has("sec-websocket-protocol")) return null;
-  const offered = c.get("upstreamHeaders")?.get("sec-websocket-protocol") ?? c.req.raw.headers.get("sec-websocket-protocol");
+  const edited = originHeader(c, "sec-websocket-protocol");
+  if (edited === null) return null;
+  const offered = edited ?? c.req.raw.headers.get("sec-websocket-protocol");
   if (!offered) return null;
   const first = offered.split(",")[0]!.trim();
   return first === "" ? null : first;
@@ -33,48 +36,35 @@ export function firstSubprotocol(c: GatewayContext): string | null {
 /** Rejects anything that is not a GET with `Upgrade: websocket`, with 405 or 426. */
 export function requireUpgrade(c: GatewayContext, what: string): void {
   if (!isWebSocketUpgrade(c.req.raw.headers))
-    throw new GatewayError(426, "upgrade_required", `${what} is a WebSocket endpoint: connect with Upgrade: websocket.`, { upgrade: "websocket" });
+    throw coreErrors.upgrade_required(`${what} is a WebSocket endpoint: connect with Upgrade: websocket.`, { upgrade: "websocket" });
   if (c.req.method !== "GET")
-    throw new GatewayError(405, "method_not_allowed", "A WebSocket upgrade is a GET request.", { allow: "GET" });
+    throw coreErrors.method_not_allowed("A WebSocket upgrade is a GET request.", { allow: "GET" });
 }
 
 /** Handshake headers the runtime writes itself when it opens the origin's WebSocket. */
 const HANDSHAKE = ["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"];
 
-export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch): Promise<Response> {
-  const route = c.get("route");
-  const origin = route?.origin;
-  if (!route || !origin) throw new TypeError("a WebSocket pass-through route needs an origin");
+export async function webSocketPassThrough(c: GatewayContext, plan: ForwardPlan, match: RouteMatch): Promise<Response> {
   requireUpgrade(c, "This route");
-
+  const { origin } = plan;
   const url = new URL(c.req.url);
   const requestId = c.get("requestId");
-  const headers = forwardingHeaders(c, url, route.requestEdits);
+  const headers = forwardingHeaders(c, url, plan.requestEdits);
   for (const name of HANDSHAKE) headers.delete(name);
   headers.set("upgrade", "websocket");
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
 
-  const target = origin.base + route.buildPath(match.canonicalPath, match.params, match.rest) + route.forwardQuery(url.search);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), origin.timeoutMs);
+  const target = origin.base + plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);
   const sent = Date.now();
-  let response: Response;
-  try {
-    response = await fetch(target, { headers, signal: controller.signal, redirect: "manual" });
-  } catch {
-    if (controller.signal.aborted) throw new GatewayError(504, "origin_timeout", "The origin did not respond in time.");
-    throw new GatewayError(502, "origin_unreachable", "The origin could not be reached.");
-  } finally {
-    clearTimeout(timer);
-  }
+  const response = await fetchOrigin(target, { headers }, origin.timeoutMs);
   c.set("originMs", Date.now() - sent);
 
   const upstream = response.webSocket;
   if (response.status !== 101 || !upstream) {
     // The origin answered the upgrade with HTTP (401, 404, ...): the client sees that answer.
-    if (response.status === 101) throw new GatewayError(502, "origin_bad_upgrade", "The origin's WebSocket handshake failed.");
+    if (response.status === 101) throw coreErrors.origin_bad_upgrade("The origin's WebSocket handshake failed.");
     const passed = new Response(response.body, response);
-    applyResponseEdits(passed.headers, route.responseEdits, requestId);
+    applyResponseEdits(passed.headers, plan.responseEdits, requestId);
     return passed;
   }
 
@@ -91,7 +81,7 @@ export async function webSocketPassThrough(c: GatewayContext, match: RouteMatch)
   const answer = new Headers();
   const protocol = response.headers.get("sec-websocket-protocol");
   if (protocol) answer.set("sec-websocket-protocol", protocol);
-  applyResponseEdits(answer, route.responseEdits, requestId);
+  applyResponseEdits(answer, plan.responseEdits, requestId);
   return new Response(null, { status: 101, webSocket: client, headers: answer });
 }
 

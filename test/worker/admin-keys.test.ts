@@ -3,6 +3,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
+import { POLICIES } from "../../src/policies/index.ts";
 import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -43,7 +44,7 @@ describe("the admin token", () => {
   });
 
   it("turns the admin API off when the secret is unset", async () => {
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }));
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request("http://gateway.test/_gateway/keys", { headers: ADMIN }), { ...env, ADMIN_TOKEN: undefined }, ctx);
     await waitOnExecutionContext(ctx);

@@ -3,10 +3,9 @@ import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
-import { TtlLru } from "../../src/policies/api-key/cache.ts";
-import { KEY_STORE_NAME, type KeyStore } from "../../src/policies/api-key/durable_object.ts";
-import { generateApiKey, generateKeyId, hashApiKey } from "../../src/policies/api-key/keys.ts";
-import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { generateApiKey, generateKeyId, hashApiKey, KEY_STORE_NAME, TtlLru, type KeyStore } from "../../src/keys/index.ts";
+import { POLICIES } from "../../src/policies/index.ts";
+import { createKey as createKeyThrough, echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 const table = {
@@ -17,11 +16,7 @@ const table = {
 const call = gatewayFor(table);
 const store = () => env.API_KEYS.get(env.API_KEYS.idFromName(KEY_STORE_NAME));
 
-async function createKey(body: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
-  const response = await call("/_gateway/keys", { method: "POST", headers: ADMIN, body: JSON.stringify({ name: "api-key test", owner: "api-key-test", plan: "basic", ...body }) });
-  expect(response.status).toBe(201);
-  return (await response.json()) as { id: string; key: string };
-}
+const createKey = (body: { expiresAt?: string } = {}) => createKeyThrough(call, { owner: "api-key-test", plan: "basic", ...body });
 
 /** Writes a record straight into the KeyStore, as another isolate's admin call would. */
 async function storeKey(fields: { expiresAt?: number | null } = {}) {
@@ -157,7 +152,7 @@ describe("secrecy of keys", () => {
     for (const method of ["log", "info", "warn", "error", "debug"] as const) {
       vi.spyOn(console, method).mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(" ")); });
     }
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }));
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
     const loud = async (path: string, init: RequestInit = {}) => {
       const ctx = createExecutionContext();
       const response = await app.fetch(new Request(`http://gateway.test${path}`, init), { ...env, LOG_REQUESTS: "on" }, ctx);
@@ -181,7 +176,7 @@ describe("secrecy of keys", () => {
 
 describe("when the key store cannot answer", () => {
   it("fails closed with 503 key_store_unavailable", async () => {
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }));
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
     const failing = { idFromName: (n: string) => env.API_KEYS.idFromName(n), get: () => ({ lookup: () => Promise.reject(new Error("Network connection lost.")) }) };
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request("http://gateway.test/keyed/x", withKey(generateApiKey())), { ...env, API_KEYS: failing }, ctx);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GatewayError } from "../../src/errors.ts";
-import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { errorOf, gatewayFor, route, testPolicy } from "../support/worker-gateway.ts";
 
 describe("the error envelope", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -9,7 +9,7 @@ describe("the error envelope", () => {
     const logged: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => { logged.push(line); });
     const call = gatewayFor({ routes: [route("boom", "/boom")] }, {
-      builders: { policies: () => [() => { throw new TypeError("secret internal detail at db.internal:5432"); }], handler: () => undefined },
+      policies: [testPolicy(() => { throw new TypeError("secret internal detail at db.internal:5432"); })],
     });
     const response = await call("/boom", { headers: { "x-request-id": "boom-1" } });
     expect(response.status).toBe(500);
@@ -22,7 +22,7 @@ describe("the error envelope", () => {
 
   it("carries a policy's GatewayError status, code and headers to the client", async () => {
     const call = gatewayFor({ routes: [route("deny", "/deny")] }, {
-      builders: { policies: () => [() => { throw new GatewayError(429, "rate_limited", "Slow down.", { "retry-after": "3" }); }], handler: () => undefined },
+      policies: [testPolicy(() => { throw new GatewayError("rate_limited", "Slow down.", { "retry-after": "3" }); })],
     });
     const response = await call("/deny");
     expect(response.status).toBe(429);
@@ -33,7 +33,7 @@ describe("the error envelope", () => {
 
   it("lets a policy answer instead of the origin", async () => {
     const call = gatewayFor({ routes: [route("short", "/short")] }, {
-      builders: { policies: () => [() => new Response("from policy", { status: 203 })], handler: () => undefined },
+      policies: [testPolicy(async () => new Response("from policy", { status: 203 }))],
     });
     const response = await call("/short");
     expect(response.status).toBe(203);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { setOriginHeader } from "../../src/upstream/index.ts";
+import { echoOf, errorOf, gatewayFor, route, testPolicy } from "../support/worker-gateway.ts";
 
 describe("forwarding to the origin", () => {
   const call = gatewayFor({
@@ -216,10 +217,7 @@ describe("the access log", () => {
 
 describe("headers a policy sets for the origin", () => {
   const call = gatewayFor({ routes: [route("identity", "/id", { requestHeaders: { remove: ["x-user-id"] } })] }, {
-    builders: {
-      policies: () => [(c) => { c.set("upstreamHeaders", new Headers({ "x-user-id": "verified-user" })); }],
-      handler: () => undefined,
-    },
+    policies: [testPolicy(async (c, next) => { setOriginHeader(c, "x-user-id", "verified-user"); await next(); })],
   });
 
   it("replace the client's copies and survive the route's remove list", async () => {

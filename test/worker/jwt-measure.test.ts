@@ -10,8 +10,7 @@
  * the batch means. The machine is shared, so read ratios rather than absolute numbers.
  */
 import { describe, expect, inject, it } from "vitest";
-import { gatewayBuilders } from "../../src/pipeline.ts";
-import { gatewayFor, route } from "../support/worker-gateway.ts";
+import { gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
 import { benchJwtFixture, jwksServer } from "../support/jwt-tokens.ts";
 
@@ -59,7 +58,7 @@ describe("JWT verification cost (micro-measure)", () => {
     const call = gatewayFor({
       authorizers: fixture.authorizers,
       routes: [route("public", "/public"), ...fixture.routes],
-    }, { builders: { ...gatewayBuilders, handler: () => () => new Response("ok") } });
+    }, { policies: policiesWith(testPolicy(async () => new Response("ok"))) });
     const hsToken = fixture.tokens.hs256;
     const esToken = fixture.tokens.es256;
 

@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { base64url, exportJWK, generateKeyPair, type JWK } from "jose";
-import { gatewayBuilders } from "../../src/pipeline.ts";
-import { verifyRequest } from "../../src/policies/jwt/index.ts";
-import type { RouteBuilders } from "../../src/router/compile.ts";
-import type { Policy } from "../../src/types.ts";
-import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { verifyRequest, type JwtTable } from "../../src/policies/jwt/index.ts";
+import { setOriginHeader } from "../../src/upstream/index.ts";
+import { echoOf, errorOf, gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
 import { AUDIENCE, epochNow, ISSUER, mint, mintWith, publicPem, signRaw, testKeyPair, unsecuredToken, utf8, type TestKeyPair } from "../support/jwt-tokens.ts";
 
@@ -22,14 +20,10 @@ afterEach(() => {
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 /** Exposes the claims the authorizer put on the context, as a header to the echo origin. */
-const exposeClaims: RouteBuilders = {
-  ...gatewayBuilders,
-  policies: (r, t) => [...gatewayBuilders.policies(r, t), ((c) => {
-    const headers = c.get("upstreamHeaders") ?? new Headers();
-    headers.set("x-test-claims", encodeURIComponent(JSON.stringify(c.get("jwt") ?? null)));
-    c.set("upstreamHeaders", headers);
-  }) as Policy],
-};
+const exposeClaims = policiesWith(testPolicy(async (c, next) => {
+  setOriginHeader(c, "x-test-claims", encodeURIComponent(JSON.stringify(c.get("jwt") ?? null)));
+  await next();
+}), "room");
 
 function gateway() {
   return gatewayFor({
@@ -56,7 +50,7 @@ function gateway() {
       route("admins", "/v1/admins", { auth: { authorizer: "main", claims: { roles: { contains: "admin" }, tenant: "acme", tier: { in: ["gold", "platinum"] } } } }),
       route("public", "/v1/public"),
     ],
-  }, { builders: exposeClaims });
+  }, { policies: exposeClaims });
 }
 
 async function expectRefused(response: Response, status: number, code: string, message?: string | RegExp) {
@@ -348,17 +342,12 @@ describe("JWT authorizer: route requirements", () => {
 
 describe("verifyRequest: verifying outside a route's policies (WebSocket rooms)", () => {
   // A route with auth "none" whose own policy authenticates with the named authorizer.
-  const call = gatewayFor({
-    authorizers: { main: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"], jwks: { keys: [rsa.publicJwk] } } },
-    routes: [route("room", "/room")],
-  }, {
-    builders: {
-      ...gatewayBuilders,
-      policies: (_route, table) => [async (c) => {
-        const claims = await verifyRequest(c, table, "main");
-        return new Response(`hello ${String(claims.sub)}`);
-      }],
-    },
+  const table: JwtTable = { authorizers: { main: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"], jwks: { keys: [rsa.publicJwk] }, clockToleranceSec: 30 } } };
+  const call = gatewayFor({ ...table, routes: [route("room", "/room")] }, {
+    policies: [testPolicy(async (c) => {
+      const claims = await verifyRequest(c, table, "main");
+      return new Response(`hello ${String(claims.sub)}`);
+    })],
   });
 
   it("returns the claims of a valid token", async () => {

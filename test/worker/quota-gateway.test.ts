@@ -3,12 +3,11 @@ import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext
 import { describe, expect, it } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
-import { gatewayBuilders } from "../../src/pipeline.ts";
-import { apiKeyPolicies } from "../../src/policies/api-key/index.ts";
-import { quotaPolicies } from "../../src/quota/index.ts";
-import { counterName } from "../../src/quota/client.ts";
-import type { QuotaCounter } from "../../src/quota/durable_object.ts";
-import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { apiKeyPolicy } from "../../src/policies/api-key/index.ts";
+import { POLICIES } from "../../src/policies/index.ts";
+import { rateLimitPolicy } from "../../src/policies/rate-limit/index.ts";
+import { counterName, type QuotaCounter } from "../../src/quota/index.ts";
+import { createKey as createKeyThrough, errorOf, gatewayFor, route, testPolicy } from "../support/worker-gateway.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 
@@ -30,11 +29,7 @@ const table = {
 };
 const call = gatewayFor(table);
 
-async function createKey(plan: string): Promise<{ id: string; key: string }> {
-  const response = await call("/_gateway/keys", { method: "POST", headers: ADMIN, body: JSON.stringify({ name: "quota test", owner: "quota-gateway", plan }) });
-  expect(response.status).toBe(201);
-  return (await response.json()) as { id: string; key: string };
-}
+const createKey = (plan: string) => createKeyThrough(call, { owner: "quota-gateway", plan });
 
 const statuses = (responses: Response[]) => {
   const counts: Record<number, number> = {};
@@ -118,11 +113,11 @@ describe("responses on limited routes", () => {
 describe("configuration", () => {
   it("refuses at startup a route whose cost its plan can never admit", () => {
     const costly = { ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, rateLimit: { plan: "five", by: "ip" } })] };
-    expect(() => createGateway(loadRouteTable(costly))).toThrow(new TypeError(`route "heavy": cost 6 exceeds what plan "five" can ever admit (5)`));
+    expect(() => createGateway(loadRouteTable(costly), { policies: POLICIES })).toThrow(new TypeError(`route "heavy": cost 6 exceeds what plan "five" can ever admit (5)`));
   });
 
   it("refuses a key whose plan cannot cover the route's cost, without counting", async () => {
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, auth: { apiKey: true } })] }));
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, auth: { apiKey: true } })] }), { policies: POLICIES });
     const { key } = await createKey("five");
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request("http://gateway.test/heavy", { headers: { "x-api-key": key } }), env, ctx);
@@ -157,16 +152,17 @@ describe("client identity", () => {
 describe("counting by a JWT claim", () => {
   // A stand-in puts claims on the context in place of the JWT policy (left out of this pipeline), so
   // the quota's own guards are reachable; test/worker/jwt-quota.test.ts runs the real authorizer.
-  const claimsFrom = (c: { req: { header(name: string): string | undefined }; set(key: string, value: unknown): void }) => {
+  const claimsFrom = testPolicy(async (c, next) => {
     const sub = c.req.header("x-test-sub");
     if (sub !== undefined) c.set("jwt", sub === "" ? { iss: "test" } : { sub });
-  };
+    await next();
+  });
   const app = createGateway(loadRouteTable({
     ...table,
     origins: { echo: { url: env.ECHO_ORIGIN } },
     authorizers: { main: { type: "jwt", issuer: "https://issuer.test", audience: "api", algorithms: ["HS256"], secret: { env: "JWT_SECRET" } } },
     routes: [route("search", "/search", { auth: { authorizer: "main" }, rateLimit: { plan: "five", by: "jwt:sub" } })],
-  }), { builders: { ...gatewayBuilders, policies: (r, t) => [claimsFrom as never, ...apiKeyPolicies(r, t), ...quotaPolicies(r, t)] } });
+  }), { policies: [claimsFrom, apiKeyPolicy, rateLimitPolicy] });
   const search = async (sub?: string) => {
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request("http://gateway.test/search", { headers: sub === undefined ? {} : { "x-test-sub": sub } }), env, ctx);
@@ -190,7 +186,7 @@ describe("counting by a JWT claim", () => {
 });
 
 describe("when the counter cannot answer", () => {
-  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }));
+  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
   /** A QUOTA binding whose calls go through `behave` first. */
   function quotaBinding(behave: (attempt: number, forward: () => Promise<unknown>) => Promise<unknown>) {
     let attempts = 0;

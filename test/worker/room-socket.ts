@@ -2,11 +2,7 @@
  * A WebSocket client inside workerd for the room tests: opens the upgrade through the real gateway
  * app, then queues every frame and the close so tests can await them in order.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
-import { createGateway } from "../../src/app.ts";
-import { loadRouteTable } from "../../src/config/index.ts";
-import type { RouteBuilders } from "../../src/router/index.ts";
 
 export interface Frame { type: string; [key: string]: unknown }
 
@@ -81,22 +77,4 @@ let counter = 0;
 /** A room name no other test uses. */
 export function uniqueRoom(prefix = "room"): string {
   return `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
-}
-
-/**
- * Like `gatewayFor` (test/support/worker-gateway.ts), with extra bindings (the admin token) and
- * optional builders (a stand-in JWT policy until the real one lands).
- */
-export function gatewayWith(table: Record<string, unknown> & { routes: Record<string, unknown>[] }, options: { bindings?: Record<string, string>; builders?: RouteBuilders } = {}) {
-  const app = createGateway(loadRouteTable({ origins: { echo: { url: env.ECHO_ORIGIN } }, ...table }), options.builders ? { builders: options.builders } : {});
-  const bindings = { ...env, ...options.bindings };
-  return async function call(path: string, init: RequestInit & { host?: string } = {}): Promise<Response> {
-    const { host = "gateway.test", ...rest } = init;
-    const request = new Request(`http://${host}${path}`, rest);
-    request.headers.set("cf-connecting-ip", "203.0.113.7");
-    const ctx = createExecutionContext();
-    const response = await app.fetch(request, bindings, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  };
 }

@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { epochNow, mint, utf8, type MintOptions } from "../support/jwt-tokens.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
 import { echoOf, errorOf } from "../support/worker-gateway.ts";
-import { connect, gatewayWith, join, uniqueRoom } from "./room-socket.ts";
+import { gatewayFor } from "../support/worker-gateway.ts";
+import { connect, join, uniqueRoom } from "./room-socket.ts";
 
 const token = (options: MintOptions = {}) => mint(utf8(TEST_JWT_SECRET), "HS256", undefined, options);
-const call = gatewayWith({
+const call = gatewayFor({
   authorizers: {
     main: {
       type: "jwt", issuer: "https://auth.test/", audience: "api", algorithms: ["HS256"],

@@ -1,11 +1,9 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/errors.ts";
-import { gatewayBuilders } from "../../src/pipeline.ts";
 import { ATTACHMENT_KEY } from "../../src/rooms/protocol.ts";
-import type { GatewayContext } from "../../src/types.ts";
-import { errorOf } from "../support/worker-gateway.ts";
-import { connect, gatewayWith, join, uniqueRoom, type Frame } from "./room-socket.ts";
+import { errorOf, gatewayFor, policiesWith, testPolicy } from "../support/worker-gateway.ts";
+import { connect, join, uniqueRoom, type Frame } from "./room-socket.ts";
 
 const ADMIN = { pathPrefix: "/_gateway", token: { env: "ADMIN_TOKEN" } };
 const TOKEN = "admin-secret-for-tests";
@@ -18,21 +16,19 @@ const roomRoute = (room: Record<string, unknown> = {}, extra: Record<string, unk
  * Stands in for the JWT authorizer: verified claims arrive as JSON in x-test-claims and are put on
  * the context where the JWT policy puts them; a request without the header is refused with 401.
  */
-const testClaims = {
-  policies: () => [async function testJwt(c: GatewayContext) {
-    const raw = c.req.header("x-test-claims");
-    if (!raw) throw new GatewayError(401, "unauthorized", "A token is required.");
-    c.set("jwt" as never, JSON.parse(raw) as never);
-  }],
-  handler: gatewayBuilders.handler,
-};
+const testClaims = policiesWith(testPolicy(async function testJwt(c, next) {
+  const raw = c.req.header("x-test-claims");
+  if (!raw) throw new GatewayError("token_missing", "A token is required.");
+  c.set("jwt", JSON.parse(raw));
+  await next();
+}), "room");
 
 const admin = (path: string, init: RequestInit = {}) => ({ ...init, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers } });
 const rooms = (env as unknown as { ROOMS: DurableObjectNamespace }).ROOMS;
 const stubOf = (room: string) => rooms.get(rooms.idFromName(room));
 
 describe("the upgrade", () => {
-  const call = gatewayWith({ routes: [roomRoute({ allowedOrigins: ["https://app.example.com"] })] });
+  const call = gatewayFor({ routes: [roomRoute({ allowedOrigins: ["https://app.example.com"] })] });
 
   it("answers a plain HTTP request to a room with 426 and the JSON envelope", async () => {
     const response = await call(`/v1/rooms/${uniqueRoom()}`);
@@ -66,7 +62,7 @@ describe("the upgrade", () => {
 
 describe("room routes", () => {
   it("serve a fixed room name whatever the path", async () => {
-    const call = gatewayWith({ routes: [{ id: "lobby", path: "/v1/lobby/*", auth: "none", room: { name: `lobby-${uniqueRoom()}` } }] });
+    const call = gatewayFor({ routes: [{ id: "lobby", path: "/v1/lobby/*", auth: "none", room: { name: `lobby-${uniqueRoom()}` } }] });
     const a = await join(call, "/v1/lobby/a");
     const b = await join(call, "/v1/lobby/b");
     expect(b.welcome).toMatchObject({ count: 2, room: a.welcome.room });
@@ -74,14 +70,14 @@ describe("room routes", () => {
   });
 
   it("refuses an upgrade that is not a GET with 405", async () => {
-    const call = gatewayWith({ routes: [roomRoute()] });
+    const call = gatewayFor({ routes: [roomRoute()] });
     const response = await call(`/v1/rooms/${uniqueRoom()}`, { method: "POST", headers: { upgrade: "websocket" } });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET");
   });
 
   it("refuses an identity over the per-connection budget with 400, before the room sees it", async () => {
-    const call = gatewayWith({ routes: [roomRoute({ identityClaims: ["profile"] })] }, { builders: testClaims });
+    const call = gatewayFor({ routes: [roomRoute({ identityClaims: ["profile"] })] }, { policies: testClaims });
     const response = await call(`/v1/rooms/${uniqueRoom()}`, { headers: { upgrade: "websocket", "x-test-claims": JSON.stringify({ sub: "u", profile: "x".repeat(2000) }) } });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe("identity_too_large");
@@ -95,7 +91,7 @@ describe("room routes", () => {
 });
 
 describe("auth before the upgrade", () => {
-  const call = gatewayWith({ routes: [roomRoute({ identityClaims: ["name"] })], admin: ADMIN }, { bindings, builders: testClaims });
+  const call = gatewayFor({ routes: [roomRoute({ identityClaims: ["name"] })], admin: ADMIN }, { bindings, policies: testClaims });
 
   it("never answers 101 when the route's auth refuses, and the room never sees the client", async () => {
     const room = uniqueRoom();
@@ -119,7 +115,7 @@ describe("auth before the upgrade", () => {
 });
 
 describe("a room behind the real API-key policy", () => {
-  const call = gatewayWith({
+  const call = gatewayFor({
     plans: { basic: { quota: { limit: 1000, per: "month" } } },
     admin: ADMIN,
     routes: [roomRoute({}, { auth: { apiKey: true } })],
@@ -144,7 +140,7 @@ describe("a room behind the real API-key policy", () => {
 });
 
 describe("messages", () => {
-  const call = gatewayWith({ routes: [roomRoute()] });
+  const call = gatewayFor({ routes: [roomRoute()] });
 
   it("broadcasts a client message to everyone in the room, sender included, with sender id and time", async () => {
     const path = `/v1/rooms/${uniqueRoom()}`;
@@ -212,7 +208,7 @@ describe("messages", () => {
 });
 
 describe("hibernation", () => {
-  const call = gatewayWith({ routes: [roomRoute({ identityClaims: ["name"] })], admin: ADMIN }, { bindings, builders: testClaims });
+  const call = gatewayFor({ routes: [roomRoute({ identityClaims: ["name"] })], admin: ADMIN }, { bindings, policies: testClaims });
 
   it("keeps every client connected with its identity intact across eviction", async () => {
     const room = uniqueRoom();
@@ -247,7 +243,7 @@ describe("hibernation", () => {
 
 describe("limits", () => {
   it("accepts a client over maxConnections and closes it at once with 1013 \"room full\"", async () => {
-    const call = gatewayWith({ routes: [roomRoute({ maxConnections: 2 })] });
+    const call = gatewayFor({ routes: [roomRoute({ maxConnections: 2 })] });
     const path = `/v1/rooms/${uniqueRoom()}`;
     const a = await join(call, path);
     const b = await join(call, path);
@@ -262,7 +258,7 @@ describe("limits", () => {
   });
 
   it("closes a connection that sends a frame over maxMessageBytes with 1009", async () => {
-    const call = gatewayWith({ routes: [roomRoute({ maxMessageBytes: 64 })] });
+    const call = gatewayFor({ routes: [roomRoute({ maxMessageBytes: 64 })] });
     const { socket } = await join(call, `/v1/rooms/${uniqueRoom()}`);
     socket.send({ type: "broadcast", data: "x".repeat(30) });
     expect(await socket.next()).toMatchObject({ type: "message" });
@@ -272,7 +268,7 @@ describe("limits", () => {
   });
 
   it("drops frames over messagesPerSecond with an error frame, then closes with 1008 after the grace", async () => {
-    const call = gatewayWith({ routes: [roomRoute({ messagesPerSecond: 1, presence: false })] });
+    const call = gatewayFor({ routes: [roomRoute({ messagesPerSecond: 1, presence: false })] });
     const { socket } = await join(call, `/v1/rooms/${uniqueRoom()}`);
     // Burst: 2 seconds' worth. Then 10 refused frames are tolerated; the 11th closes.
     for (let i = 0; i < 2 + 11; i++) socket.send({ type: "broadcast", data: i });
@@ -283,7 +279,7 @@ describe("limits", () => {
   });
 
   it("closes connections idle longer than idleTimeoutSec, even after a hibernation", async () => {
-    const call = gatewayWith({ routes: [roomRoute({ idleTimeoutSec: 60 })] });
+    const call = gatewayFor({ routes: [roomRoute({ idleTimeoutSec: 60 })] });
     const room = uniqueRoom();
     const idle = await join(call, `/v1/rooms/${room}`);
     const active = await join(call, `/v1/rooms/${room}`);
@@ -306,7 +302,7 @@ describe("limits", () => {
   });
 
   it("closes a connection whose token expires mid-session with 1008", async () => {
-    const call = gatewayWith({ routes: [roomRoute()] }, { builders: testClaims });
+    const call = gatewayFor({ routes: [roomRoute()] }, { policies: testClaims });
     const room = uniqueRoom();
     const exp = Math.floor(Date.now() / 1000) + 1;
     const short = await join(call, `/v1/rooms/${room}`, { "x-test-claims": JSON.stringify({ sub: "short", exp }) });
@@ -321,7 +317,7 @@ describe("limits", () => {
   });
 
   it("schedules the expiry itself: the socket closes on time with no test help", async () => {
-    const call = gatewayWith({ routes: [roomRoute()] }, { builders: testClaims });
+    const call = gatewayFor({ routes: [roomRoute()] }, { policies: testClaims });
     const exp = Math.floor(Date.now() / 1000) + 1;
     const { socket } = await join(call, `/v1/rooms/${uniqueRoom()}`, { "x-test-claims": JSON.stringify({ sub: "s", exp }) });
     expect(await socket.closed).toEqual({ code: 1008, reason: "token expired" });
@@ -330,7 +326,7 @@ describe("limits", () => {
 });
 
 describe("the push API", () => {
-  const call = gatewayWith({ routes: [roomRoute()], admin: ADMIN }, { bindings });
+  const call = gatewayFor({ routes: [roomRoute()], admin: ADMIN }, { bindings });
 
   it("needs the admin token", async () => {
     const response = await call(`/_gateway/rooms/${uniqueRoom()}/broadcast`, { method: "POST", body: `{"data":1}` });
@@ -426,7 +422,7 @@ describe("backend events", () => {
     roomRoute({ backend: { origin, path: "/events", events } }, requestHeaders ? { requestHeaders } : {});
 
   it("posts a message event and sends the backend's answer back to the sender only", async () => {
-    const call = gatewayWith({ routes: [backend(["message"], { set: { "x-room-secret": "s1" } })] });
+    const call = gatewayFor({ routes: [backend(["message"], { set: { "x-room-secret": "s1" } })] });
     const path = `/v1/rooms/${uniqueRoom()}`;
     const a = await join(call, path, { "x-forwarded-for": "6.6.6.6", cookie: "c=1" });
     const b = await join(call, path);
@@ -447,7 +443,7 @@ describe("backend events", () => {
   });
 
   it("sends a frame that is not a room command to the backend instead of answering bad_message", async () => {
-    const call = gatewayWith({ routes: [backend(["message"])] });
+    const call = gatewayFor({ routes: [backend(["message"])] });
     const { socket } = await join(call, `/v1/rooms/${uniqueRoom()}`);
     socket.send(JSON.stringify({ action: "custom" }));
     expect(await socket.next()).toMatchObject({ method: "POST", url: "/events" });
@@ -455,7 +451,7 @@ describe("backend events", () => {
   });
 
   it("refuses the connection without a 101 when the backend answers connect with a non-2xx", async () => {
-    const call = gatewayWith({ routes: [backend(["connect"], { set: { "x-origin-status": "403" } })], admin: ADMIN }, { bindings });
+    const call = gatewayFor({ routes: [backend(["connect"], { set: { "x-origin-status": "403" } })], admin: ADMIN }, { bindings });
     const room = uniqueRoom();
     const response = await call(`/v1/rooms/${room}`, { headers: { upgrade: "websocket" } });
     expect(response.status).toBe(403);
@@ -465,7 +461,7 @@ describe("backend events", () => {
   });
 
   it("refuses the connection with 502 when the backend cannot be reached, and 504 when it is too slow", async () => {
-    const call = gatewayWith({
+    const call = gatewayFor({
       origins: { echo: { url: env.ECHO_ORIGIN }, closed: { url: "http://127.0.0.1:9" }, slow: { url: env.ECHO_ORIGIN, timeoutMs: 50 } },
       routes: [
         { ...backend(["connect"], undefined, "closed"), id: "closed", path: "/closed/:room" },

@@ -1,30 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/errors.ts";
-import { gatewayBuilders } from "../../src/pipeline.ts";
 import { sendableCode } from "../../src/upstream/websocket.ts";
-import type { GatewayContext } from "../../src/types.ts";
-import { echoOf, errorOf } from "../support/worker-gateway.ts";
-import { gatewayWith } from "./room-socket.ts";
+import { echoOf, errorOf, gatewayFor, testPolicy } from "../support/worker-gateway.ts";
 
 const live = (extra: Record<string, unknown> = {}) => ({ id: "live", path: "/v1/live/*", origin: "echo", websocket: true, auth: "none", ...extra });
 
-const requireToken = {
-  policies: () => [async function requireToken(c: GatewayContext) {
-    if (c.req.header("x-test-token") !== "ok") throw new GatewayError(401, "unauthorized", "A token is required.");
-  }],
-  handler: gatewayBuilders.handler,
-};
+const requireToken = [testPolicy(async function requireToken(c, next) {
+  if (c.req.header("x-test-token") !== "ok") throw new GatewayError("token_missing", "A token is required.");
+  await next();
+})];
 
 describe("WebSocket pass-through", () => {
   it("answers a plain HTTP request with 426", async () => {
-    const call = gatewayWith({ routes: [live()] });
+    const call = gatewayFor({ routes: [live()] });
     const response = await call("/v1/live/feed");
     expect(response.status).toBe(426);
     expect((await errorOf(response)).code).toBe("upgrade_required");
   });
 
   it("runs the route's auth first: a refused upgrade never reaches the origin and never gets a 101", async () => {
-    const call = gatewayWith({ routes: [live()] }, { builders: requireToken });
+    const call = gatewayFor({ routes: [live()] }, { policies: requireToken });
     const response = await call("/v1/live/feed", { headers: { upgrade: "websocket" } });
     expect(response.status).toBe(401);
     expect(response.webSocket).toBeNull();
@@ -32,7 +27,7 @@ describe("WebSocket pass-through", () => {
 
   it("sends the upgrade with forwarding's header hygiene and passes back an origin that does not upgrade", async () => {
     // The echo origin is plain HTTP: it answers 200 with what it received.
-    const call = gatewayWith({ routes: [live({ rewrite: "/ws/*", requestHeaders: { set: { "x-upstream": "1" } }, responseHeaders: { set: { "x-edited": "yes" } } })] }, { builders: requireToken });
+    const call = gatewayFor({ routes: [live({ rewrite: "/ws/*", requestHeaders: { set: { "x-upstream": "1" } }, responseHeaders: { set: { "x-edited": "yes" } } })] }, { policies: requireToken });
     const response = await call("/v1/live/feed?x=1", {
       headers: {
         upgrade: "websocket", "x-test-token": "ok", "x-forwarded-for": "6.6.6.6", "x-original-url": "/admin",
@@ -49,7 +44,7 @@ describe("WebSocket pass-through", () => {
   });
 
   it("answers 502 when the origin cannot be reached", async () => {
-    const call = gatewayWith({ origins: { echo: { url: "http://127.0.0.1:9" } }, routes: [live()] });
+    const call = gatewayFor({ origins: { echo: { url: "http://127.0.0.1:9" } }, routes: [live()] });
     const response = await call("/v1/live/feed", { headers: { upgrade: "websocket" } });
     expect([response.status, (await errorOf(response)).code]).toEqual([502, "origin_unreachable"]);
   });

@@ -1,5 +1,25 @@
-export { apiKeyAuth, apiKeyPolicies } from "./policy.ts";
-export { KeyStore, KEY_STORE_NAME } from "./durable_object.ts";
-export { keyCache } from "./cache.ts";
-export { generateApiKey, generateKeyId, hashApiKey, KEY_PATTERN } from "./keys.ts";
-export type { ApiKeyIdentity, KeyRecord, KeyStatus } from "./records.ts";
+/**
+ * API keys on a route (`auth: { "apiKey": true }`), presented in the table-wide `apiKeys.header`.
+ * The key's own plan is enforced by the rate-limit policy, which runs after this one.
+ */
+import { z } from "zod";
+import { definePolicy } from "../../policy.ts";
+import { apiKeyAuth, apiKeyErrors } from "./policy.ts";
+
+export { apiKeyAuth, apiKeyErrors, assertUsable } from "./policy.ts";
+
+export const ApiKeysSchema = z.strictObject({
+  header: z.string().default("x-api-key").describe("Header carrying the API key. Default x-api-key."),
+}).describe("How API keys are presented.");
+
+export const apiKeyPolicy = definePolicy({
+  name: "api-key",
+  summary: "Requires a valid API key, issued through the admin API and stored as a hash.",
+  authFields: { apiKey: z.boolean().optional().describe("Require a valid API key (see apiKeys).") },
+  tableFields: { apiKeys: ApiKeysSchema.default({ header: "x-api-key" }) },
+  authenticates: (auth) => auth.apiKey === true,
+  errors: apiKeyErrors,
+  // The key itself never reaches the origin (it gets the verified key id, if anything).
+  withheld: (route, table) => (route.auth !== "none" && route.auth.apiKey === true ? { headers: [table.apiKeys.header] } : {}),
+  create: (route, table) => (route.auth !== "none" && route.auth.apiKey === true ? apiKeyAuth(table.apiKeys.header) : undefined),
+});

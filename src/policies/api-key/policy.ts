@@ -1,34 +1,52 @@
 /**
- * The API-key policy: reads the key from the configured header (exactly: no trimming, no case
+ * The API-key middleware: reads the key from the configured header (exactly: no trimming, no case
  * folding beyond what HTTP itself does to field values), hashes it, finds its record through the
- * isolate cache (cache.ts) or the KeyStore, and refuses a missing, unknown, disabled, expired or
+ * isolate cache or the KeyStore (src/keys/), and refuses a missing, unknown, disabled, expired or
  * revoked key. The caller's key (id, name, owner, plan; never the key or its hash) goes on the
- * context as `apiKey` for the rate-limit policies and handlers.
+ * context as `apiKey` for rate limits and handlers.
  *
  *   missing  401 api_key_missing     disabled 403 api_key_disabled
  *   unknown  401 api_key_invalid     expired  403 api_key_expired
  *                                    revoked  403 api_key_revoked
  * The KeyStore unreachable (after one retry) is 503 key_store_unavailable: fail closed.
  */
-import type { Route, RouteTable } from "../../config/index.ts";
-import { GatewayError } from "../../errors.ts";
-import type { Policy } from "../../types.ts";
-import { keyCache } from "./cache.ts";
-import { KEY_PATTERN, hashApiKey } from "./keys.ts";
-import { assertUsable, type KeyRecord } from "./records.ts";
-import { logFailure, withKeyStore } from "./store.ts";
+import type { GatewayMiddleware } from "../../context.ts";
+import { defineErrors, errorText, logEvent } from "../../errors.ts";
+import { hashApiKey, KEY_PATTERN, keyCache, withKeyStore, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
 
-export function apiKeyPolicies(route: Route, table: RouteTable): Policy[] {
-  return typeof route.auth === "object" && route.auth.apiKey === true ? [apiKeyAuth(table.apiKeys.header)] : [];
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The caller's verified API key (id, name, owner, plan), set by the api-key policy. */
+    apiKey: ApiKeyIdentity | undefined;
+  }
 }
 
-export function apiKeyAuth(header: string): Policy {
+export const apiKeyErrors = defineErrors("api-key", {
+  api_key_missing: { status: 401, meaning: "The route needs an API key and the request has none in the configured header." },
+  api_key_invalid: { status: 401, meaning: "The API key is malformed or unknown." },
+  api_key_disabled: { status: 403, meaning: "The API key exists but is disabled (an operator can enable it again)." },
+  api_key_expired: { status: 403, meaning: "The API key has passed its `expiresAt`." },
+  api_key_revoked: { status: 403, meaning: "The API key was revoked, for good." },
+  key_store_unavailable: { status: 503, meaning: "API keys cannot be checked right now (the KeyStore did not answer after one retry); `Retry-After` says when to retry." },
+});
+
+/**
+ * Refuses a key that exists but may not be used. Disabled, expired and revoked are all 403: the key
+ * was recognized and is not allowed (401 is kept for "no usable credential": missing or unknown).
+ */
+export function assertUsable(r: KeyRecord, now: number): void {
+  if (r.status === "revoked") throw apiKeyErrors.api_key_revoked("This API key has been revoked.");
+  if (r.status === "disabled") throw apiKeyErrors.api_key_disabled("This API key is disabled.");
+  if (r.expiresAt !== null && now >= r.expiresAt) throw apiKeyErrors.api_key_expired("This API key has expired.");
+}
+
+export function apiKeyAuth(header: string): GatewayMiddleware {
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(header)) throw new TypeError(`apiKeys.header: not a header name: ${JSON.stringify(header)}`);
   const name = header.toLowerCase();
 
-  return async function apiKeyAuth(c) {
+  return async function apiKeyAuth(c, next) {
     const presented = c.req.raw.headers.get(name);
-    if (presented === null || presented === "") throw new GatewayError(401, "api_key_missing", `An API key is required in the ${name} header.`);
+    if (presented === null || presented === "") throw apiKeyErrors.api_key_missing(`An API key is required in the ${name} header.`);
     // The shape check costs nothing and keeps junk (and most guessing) away from the KeyStore.
     if (!KEY_PATTERN.test(presented)) throw invalid();
     const hash = await hashApiKey(presented);
@@ -36,17 +54,18 @@ export function apiKeyAuth(header: string): Policy {
     let record = keyCache.get(hash, now);
     if (record === undefined) {
       try {
-        record = await withKeyStore(c.env.API_KEYS, (store) => store.lookup(hash) as Promise<KeyRecord | null>);
+        record = await withKeyStore(c.env.API_KEYS, (store) => store.lookup(hash));
       } catch (err) {
-        logFailure(c.get("requestId"), "key_store_unavailable", err);
-        throw new GatewayError(503, "key_store_unavailable", "API keys cannot be checked right now; try again shortly.", { "retry-after": "1" });
+        logEvent("error", "key_store_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
+        throw apiKeyErrors.key_store_unavailable("API keys cannot be checked right now; try again shortly.", { "retry-after": "1" });
       }
       keyCache.remember(hash, record, now);
     }
     if (record === null) throw invalid();
     assertUsable(record, Date.now());
     c.set("apiKey", { id: record.id, name: record.name, owner: record.owner, plan: record.plan });
+    await next();
   };
 }
 
-const invalid = () => new GatewayError(401, "api_key_invalid", "The API key is not valid.");
+const invalid = () => apiKeyErrors.api_key_invalid("The API key is not valid.");

@@ -10,19 +10,37 @@
  *   header sources than Authorization, the token cookie, the token's Sec-WebSocket-Protocol entry.
  *   (A token in a query parameter is removed from the query string sent to the origin.)
  */
-import { GATEWAY_OWNED_REQUEST_HEADERS, type Route, type RouteTable } from "../../config/schema.ts";
-import type { GatewayContext, Policy } from "../../types.ts";
+import type { JWTPayload } from "jose";
+import { GATEWAY_OWNED_REQUEST_HEADERS } from "../../config/core.ts";
+import { waitUntilOf, type GatewayContext, type GatewayMiddleware } from "../../context.ts";
+import { setOriginHeader, withholdClientHeader } from "../../upstream/index.ts";
 import { tokenMissing } from "./errors.ts";
 import { checkRequirements, compileRequirements } from "./requirements.ts";
-import type { TokenSource } from "./schema.ts";
+import type { ClaimRequirement, JwtAuthorizerConfig, TokenSource } from "./schema.ts";
 import { cookieHeaderWithout, DEFAULT_TOKEN_SOURCES, findToken, protocolEntries } from "./token_source.ts";
 import { JwtVerifier, type JwtClaims, type VerifyOptions } from "./verifier.ts";
 
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Claims of the verified JWT (set by the JWT authorizer; read by rate limits and rooms). */
+    jwt: JWTPayload | undefined;
+  }
+}
+
+/** What the authorizer reads of a route table: its named authorizers. */
+export interface JwtTable { authorizers: Record<string, JwtAuthorizerConfig> }
+/** What the authorizer reads of a route. */
+export interface JwtRoute {
+  id: string;
+  auth: "none" | { authorizer?: string; scopes?: string[]; claims?: Record<string, ClaimRequirement>; forwardAuthorization?: boolean };
+  identityHeaders?: Record<string, string>;
+}
+
 // Verifiers are built once per authorizer per route table (at startup), shared by its routes.
-const verifiersByTable = new WeakMap<RouteTable, Map<string, JwtVerifier>>();
+const verifiersByTable = new WeakMap<JwtTable, Map<string, JwtVerifier>>();
 
 /** The verifier of a named authorizer of this table; throws TypeError for an unknown name. */
-export function verifierFor(table: RouteTable, name: string): JwtVerifier {
+export function verifierFor(table: JwtTable, name: string): JwtVerifier {
   let verifiers = verifiersByTable.get(table);
   if (!verifiers) {
     verifiers = new Map();
@@ -55,52 +73,23 @@ export function identityHeaderValue(value: unknown): string | undefined {
   return text !== undefined && text.length <= MAX_IDENTITY_VALUE ? text : undefined;
 }
 
-function waitUntilOf(c: GatewayContext): VerifyOptions["waitUntil"] {
-  try {
-    const ctx = c.executionCtx;
-    return (promise) => ctx.waitUntil(promise);
-  } catch {
-    return undefined; // no ExecutionContext (some tests): background work then runs unheld
-  }
-}
-
 /**
  * Verifies the request's token with a named authorizer (its token sources, keys and claim checks)
  * and returns the claims. For capabilities that authenticate outside a route's policy chain, such
  * as WebSocket rooms. Throws the same 401/503 GatewayErrors the policy does.
  */
-export async function verifyRequest(c: GatewayContext, table: RouteTable, authorizer: string): Promise<JwtClaims> {
+export async function verifyRequest(c: GatewayContext, table: JwtTable, authorizer: string): Promise<JwtClaims> {
   const verifier = verifierFor(table, authorizer);
   const sources = table.authorizers[authorizer]!.tokenSources ?? DEFAULT_TOKEN_SOURCES;
   const found = findToken(c.req.raw, sources, authorizer);
   if (!found) throw tokenMissing(authorizer);
-  return verifier.verify(found.token, { env: c.env as Record<string, unknown>, waitUntil: waitUntilOf(c) });
-}
-
-/** Headers to the origin that policies set (created on first use). */
-function upstreamHeaders(c: GatewayContext): Headers {
-  let headers = c.get("upstreamHeaders");
-  if (!headers) {
-    headers = new Headers();
-    c.set("upstreamHeaders", headers);
-  }
-  return headers;
-}
-
-/** Client headers not to forward (merged with other policies' removals). */
-function removeUpstream(c: GatewayContext, names: Iterable<string>): void {
-  let removed = c.get("upstreamRemove");
-  if (!removed) {
-    removed = new Set();
-    c.set("upstreamRemove", removed);
-  }
-  for (const name of names) removed.add(name);
+  return verifier.verify(found.token, { env: c.env, waitUntil: waitUntilOf(c) });
 }
 
 const RESERVED_IDENTITY = new Set<string>([...GATEWAY_OWNED_REQUEST_HEADERS, "authorization", "cookie", "sec-websocket-protocol"]);
 
 /** The policy for a route with `auth.authorizer`, or undefined when the route has none. */
-export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefined {
+export function jwtAuthorizer(route: JwtRoute, table: JwtTable): GatewayMiddleware | undefined {
   const auth = route.auth;
   if (auth === "none" || auth.authorizer === undefined) return undefined;
   const realm = auth.authorizer;
@@ -118,37 +107,35 @@ export function jwtAuthorizer(route: Route, table: RouteTable): Policy | undefin
   const cookieSource = sources.find((s): s is { cookie: string } => "cookie" in s);
   const protocolSource = sources.find((s): s is { webSocketProtocol: string } => "webSocketProtocol" in s);
 
-  return async function jwtAuthorize(c: GatewayContext): Promise<void> {
+  return async function jwtAuthorize(c, next) {
     const found = findToken(c.req.raw, sources, realm);
     if (!found) throw tokenMissing(realm);
-    const claims = await verifier.verify(found.token, { env: c.env as Record<string, unknown>, waitUntil: waitUntilOf(c) });
+    const claims = await verifier.verify(found.token, { env: c.env, waitUntil: waitUntilOf(c) });
     checkRequirements(claims, requirements, realm);
     c.set("jwt", claims);
 
-    if (extraTokenHeaders.length > 0) removeUpstream(c, extraTokenHeaders);
+    for (const header of extraTokenHeaders) withholdClientHeader(c, header);
     for (const [header, claim] of identity) {
       const value = identityHeaderValue(Object.hasOwn(claims, claim) ? claims[claim] : undefined);
-      if (value !== undefined) upstreamHeaders(c).set(header, value);
+      if (value !== undefined) setOriginHeader(c, header, value);
     }
-    if (forwardCredential) return;
-    // The token travels in a shared header: forward the rest of it, without the token.
+    if (!forwardCredential) withholdTokenCarriers(c);
+    await next();
+  };
+
+  /** The token travels in a shared header: forward the rest of it, without the token. */
+  function withholdTokenCarriers(c: GatewayContext): void {
     if (cookieSource) {
       const cookie = c.req.raw.headers.get("cookie");
       const rest = cookie === null ? null : cookieHeaderWithout(cookie, cookieSource.cookie);
-      if (rest === undefined) removeUpstream(c, ["cookie"]);
-      else if (rest !== null) upstreamHeaders(c).set("cookie", rest);
+      if (rest === undefined) withholdClientHeader(c, "cookie");
+      else if (rest !== null) setOriginHeader(c, "cookie", rest);
     }
     if (protocolSource) {
       const protocols = c.req.raw.headers.get("sec-websocket-protocol");
       const rest = protocolEntries(protocols).filter((p) => !p.startsWith(protocolSource.webSocketProtocol));
-      if (protocols !== null && rest.length === 0) removeUpstream(c, ["sec-websocket-protocol"]);
-      else if (protocols !== null) upstreamHeaders(c).set("sec-websocket-protocol", rest.join(", "));
+      if (protocols !== null && rest.length === 0) withholdClientHeader(c, "sec-websocket-protocol");
+      else if (protocols !== null) setOriginHeader(c, "sec-websocket-protocol", rest.join(", "));
     }
-  };
-}
-
-/** The route's JWT policies (none or one), for src/pipeline.ts. */
-export function jwtPolicies(route: Route, table: RouteTable): Policy[] {
-  const policy = jwtAuthorizer(route, table);
-  return policy ? [policy] : [];
+  }
 }

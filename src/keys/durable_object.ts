@@ -12,9 +12,8 @@
  * working at once here, and within the cache bound everywhere else.
  */
 import { DurableObject } from "cloudflare:workers";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { KEY_STATUSES, type KeyRecord, type KeyStatus } from "./records.ts";
-
-export const KEY_STORE_NAME = "keys";
 
 export interface NewKey {
   id: string;
@@ -134,19 +133,4 @@ function toRecord(row: Row): KeyRecord {
     id: row.id, hash: row.hash, name: row.name, owner: row.owner, plan: row.plan, status: row.status as KeyStatus,
     createdAt: row.created_at, updatedAt: row.updated_at, expiresAt: row.expires_at,
   };
-}
-
-/** Cursors are opaque to clients: `k` + the last row's sequence number, base64url. */
-function encodeCursor(seq: number): string {
-  return btoa(`k${seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function decodeCursor(cursor: string | null): number | null {
-  if (!cursor) return null;
-  try {
-    const match = /^k(\d{1,15})$/.exec(atob(cursor.replace(/-/g, "+").replace(/_/g, "/")));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
 }

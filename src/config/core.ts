@@ -1,0 +1,133 @@
+/**
+ * The core of the route-table schema: the fields every route and table has whatever policies run
+ * (matching, the origin, path rewriting, header edits). src/config/assemble.ts merges them with the
+ * policies' fragments and checks, so nothing here knows of a policy.
+ */
+import { z } from "zod";
+import { SecretRef, headerName } from "./common.ts";
+
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** Headers the gateway owns on the way to the origin; a route may not set or remove them. */
+export const GATEWAY_OWNED_REQUEST_HEADERS = [
+  "host", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+  "transfer-encoding", "upgrade", "content-length", "x-forwarded-for", "x-forwarded-host",
+  "x-forwarded-proto", "forwarded", "x-request-id", "cf-connecting-ip", "x-real-ip",
+] as const;
+const GATEWAY_OWNED_RESPONSE_HEADERS = [
+  "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "x-request-id", "trailer",
+] as const;
+
+// Visible ASCII and spaces/tabs inside; no CR/LF, so a configured value can never split a header.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ORIGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// One path segment of a pattern: RFC 3986 pchar without ';' (the gateway refuses ';' in paths),
+// written the way the canonicalizer writes it (no percent-encoded unreserved characters).
+const STATIC_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,=@]|%(?![46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])[0-9A-F]{2})+$/;
+const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST_PATTERN = /^(\*\.)?(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+
+/** A path pattern: `/static/:param/*`. `*` may only end the pattern. */
+export const PathPattern = z.string().superRefine((path, ctx) => {
+  for (const problem of pathPatternProblems(path)) ctx.addIssue({ code: "custom", message: problem });
+});
+
+export function pathPatternProblems(path: string): string[] {
+  if (!path.startsWith("/")) return ["must start with /"];
+  if (path === "/") return [];
+  const segments = path.slice(1).split("/");
+  const problems: string[] = [];
+  const names = new Set<string>();
+  segments.forEach((segment, i) => {
+    const last = i === segments.length - 1;
+    if (segment === "*") {
+      if (!last) problems.push(`"*" may only be the last segment`);
+    } else if (segment.startsWith(":")) {
+      if (!PARAM_SEGMENT.test(segment)) problems.push(`"${segment}" is not a valid parameter name`);
+      else if (names.has(segment)) problems.push(`parameter "${segment}" appears twice`);
+      names.add(segment);
+    } else if (segment === "") {
+      problems.push(last ? "must not end with / (write the path without it; matching ignores a trailing /)" : "must not contain an empty segment (//)");
+    } else if (segment === "." || segment === "..") {
+      problems.push("must not contain dot segments");
+    } else if (!STATIC_SEGMENT.test(segment)) {
+      problems.push(`segment "${segment}" has characters a canonical path never contains (write it percent-encoded, uppercase hex, without ';')`);
+    }
+  });
+  return problems;
+}
+
+const HeaderEdits = (owned: readonly string[]) =>
+  z.strictObject({
+    set: z.record(headerName, z.string().regex(HEADER_VALUE, "must be visible ASCII (no line breaks)")).optional()
+      .describe("Headers to set, replacing any value already present."),
+    remove: z.array(headerName).optional().describe("Headers to remove."),
+  }).superRefine((edits, ctx) => {
+    for (const [key, names] of [["set", Object.keys(edits.set ?? {})], ["remove", edits.remove ?? []]] as const) {
+      names.forEach((name, i) => {
+        if (owned.includes(name))
+          ctx.addIssue({ code: "custom", path: key === "set" ? [key, name] : [key, i], message: `"${name}" is managed by the gateway and cannot be changed by a route` });
+      });
+    }
+  });
+
+export const OriginSchema = z.strictObject({
+  url: z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try { url = new URL(value); } catch { ctx.addIssue({ code: "custom", message: "must be an absolute http(s) URL" }); return; }
+    if (url.protocol !== "http:" && url.protocol !== "https:") ctx.addIssue({ code: "custom", message: "must use http or https" });
+    if (url.search || url.hash) ctx.addIssue({ code: "custom", message: "must not have a query or fragment" });
+    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "must not carry credentials (use requestHeaders with a Worker secret instead)" });
+  }).describe("Base URL of the origin. Its path is a prefix joined before the forwarded path."),
+  timeoutMs: z.number().int().min(1).max(300_000).default(30_000)
+    .describe("How long to wait for the origin's response headers before answering 504. Default 30000."),
+  hostHeader: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be a host name").optional()
+    .describe("Host header to send instead of the URL's host (honoured by Cloudflare for hosts in your zone)."),
+});
+
+/** Route fields of the core: matching, the origin and what is sent to it. */
+export const coreRouteFields = {
+  id: z.string().regex(ROUTE_ID, "must be 1-128 characters of letters, digits and . _ : -")
+    .describe("Unique name of the route; appears in logs and errors."),
+  methods: z.array(z.enum(HTTP_METHODS)).min(1).optional()
+    .describe("Methods the route answers. Omitted: every method."),
+  host: z.string().transform((h) => h.toLowerCase()).pipe(z.string().regex(HOST_PATTERN, "must be a host name or *.domain")).optional()
+    .describe("Host to match: exact (api.example.com) or wildcard (*.example.com). Omitted: any host."),
+  path: PathPattern.describe("Path pattern: static segments, :params, and a final * for the rest of the path."),
+  origin: z.string().optional().describe("Name of the origin in `origins` to forward to (every route but one a policy answers, such as a room)."),
+  websocket: z.boolean().optional().describe("Proxy WebSocket upgrades to the origin's WebSocket."),
+  rewrite: PathPattern.optional()
+    .describe("Path sent to the origin; :params and * are substituted from the match."),
+  stripPrefix: z.string().optional()
+    .describe("Prefix removed from the matched path before forwarding (ignored with rewrite)."),
+  requestHeaders: HeaderEdits(GATEWAY_OWNED_REQUEST_HEADERS).optional()
+    .describe("Headers changed on the way to the origin."),
+  responseHeaders: HeaderEdits(GATEWAY_OWNED_RESPONSE_HEADERS).optional()
+    .describe("Headers changed on the way back to the client."),
+};
+
+export const AdminSchema = z.strictObject({
+  pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, "must be one path segment like /_gateway").default("/_gateway"),
+  token: SecretRef.describe("Worker secret holding the admin bearer token. Missing secret: admin API off."),
+}).optional().describe("Management API (keys, usage, rooms).");
+
+const CoreRouteObject = z.strictObject(coreRouteFields);
+/** Raw, possibly invalid input: cross-field checks read it defensively. */
+export type Loose = Record<string, unknown>;
+
+/** A route's core fields; `auth` is "none" or an object whose members the policies define. */
+export type CoreRoute = z.output<typeof CoreRouteObject> & { auth: "none" | Loose };
+export type Origin = z.output<typeof OriginSchema>;
+export interface CoreTable {
+  origins: Record<string, Origin>;
+  routes: CoreRoute[];
+  admin?: z.output<typeof AdminSchema>;
+}
+
+/** Names of a table's own keys, for policies' reference checks. */
+export const NAMES_OF = (v: unknown): Set<string> => new Set(isObject(v) ? Object.keys(v) : []);
+export const isObject = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);

@@ -1,0 +1,68 @@
+/**
+ * The Hono environment of the gateway: the Worker's bindings (generated from wrangler.toml by
+ * `wrangler types` into worker-configuration.d.ts, checked by `npm test`) plus the Worker secrets a
+ * route table names, and the context variables of the core. Each capability declares its own
+ * variables beside its code by extending Hono's `ContextVariableMap`, so no file lists them all.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+
+/** Bindings from wrangler.toml, plus Worker secrets and vars named in routes.json ({ "env": "NAME" }). */
+export type GatewayBindings = Env & {
+  /** "off" silences the per-request log line (benchmarks). Default on. */
+  LOG_REQUESTS?: string;
+  [secret: string]: unknown;
+};
+
+export interface GatewayEnv {
+  Bindings: GatewayBindings;
+}
+
+export type GatewayContext = Context<GatewayEnv>;
+export type GatewayMiddleware = MiddlewareHandler<GatewayEnv>;
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The request id: a valid incoming X-Request-Id, or a fresh UUID. On every response. */
+    requestId: string;
+    /** The error code of a gateway-made error response, for the access log. */
+    errorCode: string | undefined;
+    /** Milliseconds until the origin's response headers, for the access log. */
+    originMs: number | undefined;
+  }
+}
+
+/** The Worker's ExecutionContext's waitUntil, or undefined where there is none (some tests). */
+export function waitUntilOf(c: GatewayContext): ((promise: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sets a header on the final response, copying the response once if its headers are immutable
+ * (a Durable Object's answer). Policies that act on the response call this after `await next()`.
+ */
+export function setResponseHeader(c: GatewayContext, name: string, value: string, append = false): void {
+  try {
+    if (append) c.res.headers.append(name, value);
+    else c.res.headers.set(name, value);
+  } catch {
+    const res = c.res;
+    const copy = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    if (append) copy.headers.append(name, value);
+    else copy.headers.set(name, value);
+    replaceResponse(c, copy);
+  }
+}
+
+/**
+ * Replaces `c.res` without Hono's merge: assigning over an existing response makes Hono copy the
+ * old response's headers into the new one (a rebuild, and an origin's headers on a gateway error).
+ */
+export function replaceResponse(c: GatewayContext, res: Response): void {
+  c.res = undefined;
+  c.res = res;
+}

@@ -1,0 +1,83 @@
+/**
+ * What a policy is. A policy is one folder under src/policies/ that exports one definition:
+ * - the config it owns: route fields, members of a route's `auth` object, table-wide fields, each
+ *   a zod fragment (src/config/table.ts merges them into the one route-table schema, from which the
+ *   runtime validation, the types, routes.schema.json and the docs' option tables all come);
+ * - its cross-field checks, which run over the raw table even when a field failed, so one run of
+ *   `npm run check` lists every problem;
+ * - its error codes (declared with `defineErrors`, which puts them in the one catalogue);
+ * - a factory that validates its options once, at startup, and returns Hono middleware `(c, next)`
+ *   for a route that uses it, or `undefined` for a route that does not (which then pays nothing).
+ *
+ * A middleware refuses by throwing a GatewayError, answers by returning a Response without calling
+ * `next()`, and acts on the response after `await next()` (c.res is then the origin's answer or the
+ * gateway's error envelope: `next()` never throws).
+ *
+ * src/policies/index.ts lists the definitions in pipeline order: the only place that names them all.
+ */
+import type { z } from "zod";
+import type { ErrorFactories, ErrorSpec } from "./errors.ts";
+import type { GatewayMiddleware } from "./context.ts";
+import type { CoreRoute, CoreTable, Loose } from "./config/core.ts";
+
+export type Shape = Record<string, z.ZodType>;
+type Out<S extends Shape> = z.output<z.ZodObject<S>>;
+
+/** A route as a policy sees it: the core fields, its own fields, and its own members of `auth`. */
+export type PolicyRoute<R extends Shape, A extends Shape> = Omit<CoreRoute, "auth"> & Out<R> & {
+  auth: "none" | (Out<A> & Record<string, unknown>);
+};
+/** The table as a policy sees it: the core fields and its own table-wide fields. */
+export type PolicyTable<T extends Shape> = Omit<CoreTable, "routes"> & Out<T> & { routes: readonly (CoreRoute & Record<string, unknown>)[] };
+
+export type { Loose };
+
+export interface CheckContext {
+  /** The whole raw table. */
+  table: Loose;
+  /** The raw route, its index and id (when it has a string id). */
+  route: Loose;
+  index: number;
+  /** Reports a problem at `routes[index].<path...>`. */
+  issue(message: string, ...path: (string | number)[]): void;
+}
+
+export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Shape, T extends Shape = Shape> {
+  /** The policy's name (folder name), used in docs and the console's pipeline view. */
+  name: string;
+  /** One sentence for docs: what the policy does. */
+  summary: string;
+  /** Route fields this policy owns (`{ rateLimit: RateLimitSchema }`). */
+  routeFields?: R;
+  /** Members of a route's `auth` object this policy owns (`{ apiKey: z.boolean() }`). */
+  authFields?: A;
+  /** Table-wide fields this policy owns (`{ authorizers: ..., }`). */
+  tableFields?: T;
+  /** True when the route's `auth` object names a way to authenticate that this policy provides. */
+  authenticates?(auth: Loose): boolean;
+  /** True when this policy answers the route's requests itself, so the route needs no origin. */
+  answers?(route: Loose): boolean;
+  /** Cross-field checks for one route (references to tables, fields that need each other). */
+  checkRoute?(check: CheckContext): void;
+  /** The error codes the middleware can throw (from defineErrors), for the docs. */
+  errors?: ErrorFactories<Record<string, ErrorSpec>>;
+  /**
+   * Request headers this policy writes for the origin anywhere in the table (identity from a
+   * verified token or key). They are gateway-owned on every route of the table: a client's copy is
+   * always removed, on routes without this policy too.
+   */
+  originHeaders?(table: PolicyTable<T>): Iterable<string>;
+  /** Client credentials that never reach the origin on this route: header names and query parameters. */
+  withheld?(route: PolicyRoute<R, A>, table: PolicyTable<T>): { headers?: string[]; query?: string[] };
+  /** The route's middleware, or undefined when the route does not use this policy. Throws TypeError on bad options. */
+  create(route: PolicyRoute<R, A>, table: PolicyTable<T>): GatewayMiddleware | undefined;
+}
+
+/** Identity helper that keeps a definition's fragments typed in its `create` and checks. */
+export function definePolicy<R extends Shape = {}, A extends Shape = {}, T extends Shape = {}>(definition: PolicyDefinition<R, A, T>): PolicyDefinition<R, A, T> {
+  return definition;
+}
+
+/** A definition of any policy, as the list holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPolicy = PolicyDefinition<any, any, any>;
