@@ -4,14 +4,14 @@
  * Runs every scenario in bench/scenarios (in order), writes each one's section of
  * bench/RESULTS.md and prints a summary. Targets are reported, not enforced: the exit code is
  * non-zero only when the harness itself fails. Children (workerd, origins) are killed on exit,
- * error and Ctrl-C (lib/processes.ts).
+ * error and Ctrl-C (tools/processes.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { installCleanup } from "./lib/processes.ts";
+import { installCleanup } from "../tools/processes.ts";
 import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
 import type { Scenario } from "./lib/scenario.ts";
-import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "./lib/workerd.ts";
+import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "../tools/workerd.ts";
 import { passThrough } from "./scenarios/pass-through.ts";
 import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
 import { gatewayProfile } from "./scenarios/gateway-profile.ts";

@@ -8,13 +8,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorker } from "../lib/bundle.ts";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { bundleWorker } from "../../tools/bundle.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 import { AUDIENCE, benchJwtFixture, ISSUER } from "../../test/support/jwt-tokens.ts";
 
 const SECRET = "bench-hs256-secret-0123456789abcdefghijklmnop";

@@ -15,14 +15,14 @@
  * case. Two more rows send a token never seen before on every request (a rotating set of
  * UNIQUE_TOKENS, twice the cache's size, so every request misses): the cost of a first verification.
  */
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { startJwksServer } from "../lib/jwks-server.ts";
 import { interleaved, maxThroughput, medianOf, pacedLoad, type LoadResult } from "../lib/load.ts";
 import { rawRunsTable, signed } from "../lib/load-table.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 import { benchJwtFixture, epochNow, mint, utf8 } from "../../test/support/jwt-tokens.ts";
 
 const ROUNDS = 3;

@@ -6,13 +6,13 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorker } from "../lib/bundle.ts";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { bundleWorker } from "../../tools/bundle.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd, type WorkerService } from "../lib/workerd.ts";
+import { startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 const PATH = "/pass/items/42?view=full";
 const ROUNDS = 4;

@@ -1,7 +1,7 @@
 // Bench Worker for the pass-through cost breakdown (scenarios/pass-through-breakdown.ts): the
 // gateway's forwarding path rebuilt step by step from its own modules, one step per service
 // (text binding PROBE), so the throughput lost at each step shows where the gateway's time goes.
-// The real gateway (createGateway) runs beside these as its own bundle (lib/gateway.ts).
+// The real gateway (createGateway) runs beside these as its own bundle (tools/gateway.ts).
 // Plain JS: it imports src/router/compile.ts and src/upstream, which tsconfig.node.json cannot
 // type-check (see lib/match-bench.ts); wrangler bundles it with the .ts it imports.
 //

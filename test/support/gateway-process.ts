@@ -3,7 +3,7 @@
  * (src/index.ts) is bundled with esbuild as wrangler would (the route table aliased to a per-run
  * file, so gateways with different tables can run at once, which wrangler's build step into
  * .gateway/ cannot) and served by plain `workerd serve` through the benchmark harness's launcher
- * (bench/lib/workerd.ts): the Durable Objects of wrangler.toml in SQLite on a temporary disk, and
+ * (tools/workerd.ts): the Durable Objects of wrangler.toml in SQLite on a temporary disk, and
  * ports assigned by workerd itself.
  */
 import { build } from "esbuild";
@@ -12,8 +12,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gatewayService } from "../../bench/lib/gateway.ts";
-import { projectCompatibilityDate, startWorkerd } from "../../bench/lib/workerd.ts";
+import { gatewayService } from "../../tools/gateway.ts";
+import { projectCompatibilityDate, startWorkerd } from "../../tools/workerd.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
