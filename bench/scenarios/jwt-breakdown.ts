@@ -15,7 +15,7 @@ import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
 import { startWorkerd } from "../../tools/workerd.ts";
-import { AUDIENCE, benchJwtFixture, ISSUER } from "../../test/support/jwt-tokens.ts";
+import { AUDIENCE, benchJwtFixture, ISSUER } from "../../tools/jwt-tokens.ts";
 
 const SECRET = "bench-hs256-secret-0123456789abcdefghijklmnop";
 const COUNT = 3000;
