@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- --only NAME[,NAME]] [--seconds N] [--connections N]`
  *
- * Runs every scenario in bench/scenarios (in order), writes each one's section of
- * bench/RESULTS.md and prints a summary. Targets are reported, not enforced: the exit code is
- * non-zero only when the harness itself fails. Children (workerd, origins) are killed on exit,
+ * Runs every scenario in bench/scenarios (in order; the investigations in bench/investigations
+ * only when named with --only), writes each one's section of bench/RESULTS.md and prints a
+ * summary. Targets are reported, not enforced: the exit code is non-zero only when the harness
+ * itself fails. Children (workerd, origins) are killed on exit,
  * error and Ctrl-C (tools/processes.ts).
  */
 import { mkdirSync } from "node:fs";
@@ -13,14 +14,15 @@ import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
 import type { Scenario } from "./lib/scenario.ts";
 import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "../tools/workerd.ts";
 import { passThrough } from "./scenarios/pass-through.ts";
-import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
-import { gatewayProfile } from "./scenarios/gateway-profile.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 import { jwt } from "./scenarios/jwt.ts";
 import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
-import { jwtBreakdown } from "./scenarios/jwt-breakdown.ts";
+import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
+import { gatewayProfile } from "./investigations/gateway-profile.ts";
+import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 
+/** The benchmarks, then the investigations (`optional`: run only when named with --only). */
 const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, passThroughBreakdown, gatewayProfile, jwtBreakdown];
 
 function parseArgs(argv: string[]) {

@@ -1,7 +1,7 @@
 /**
  * Investigation for the jwt scenario: what HS256 and ES256 verification cost inside workerd, step
- * by step (bench/workers/jwt-probe.js): the bare WebCrypto verify, decoding, jose's jwtVerify and
- * the gateway's JwtVerifier. Compare with the jwt section's added workerd CPU per request: the
+ * by step (bench/investigations/workers/jwt-probe.js): the bare WebCrypto verify, decoding, jose's
+ * jwtVerify and the gateway's JwtVerifier. Compare with the jwt section's added workerd CPU per request: the
  * difference is the policy around the verification (token lookup, scopes, identity headers, the
  * removal of Authorization) and the rest of the request path.
  */
@@ -25,7 +25,7 @@ export const jwtBreakdown: Scenario = {
   title: "JWT verification cost breakdown inside workerd (investigation)",
   optional: true,
   async run(ctx: ScenarioContext): Promise<ScenarioReport> {
-    const entry = fileURLToPath(new URL("../workers/jwt-probe.js", import.meta.url));
+    const entry = fileURLToPath(new URL("./workers/jwt-probe.js", import.meta.url));
     const module = await bundleWorker(entry, join(ctx.outDir, "jwt-probe"), ctx.compatibilityDate);
     const fixture = await benchJwtFixture({ secret: SECRET, jwksUrl: "http://127.0.0.1:9/jwks.json", origin: "origin" });
     const workerd = await startWorkerd({
