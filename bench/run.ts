@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       compatibilityDate,
       log: (message) => console.log(`  ${message}`),
     });
-    writeSection(resultsFile, scenario.name, scenario.title, machine, report);
+    writeSection(resultsFile, SCENARIOS.map((s) => s.name), scenario.name, scenario.title, machine, report);
     summary.push(`${scenario.name} (${((performance.now() - t0) / 1000).toFixed(0)} s):`);
     for (const line of report.summary) summary.push(`  ${line}`);
     for (const check of report.checks) summary.push(`  [${check.pass ? "pass" : "FAIL"}] ${check.target}: ${check.measured}`);
