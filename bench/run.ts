@@ -1,26 +1,28 @@
 /**
  * `npm run bench [-- --only NAME[,NAME]] [--seconds N] [--connections N]`
  *
- * Runs every scenario in bench/scenarios (in order), writes each one's section of
- * bench/RESULTS.md and prints a summary. Targets are reported, not enforced: the exit code is
- * non-zero only when the harness itself fails. Children (workerd, origins) are killed on exit,
- * error and Ctrl-C (lib/processes.ts).
+ * Runs every scenario in bench/scenarios (in order; the investigations in bench/investigations
+ * only when named with --only), writes each one's section of bench/RESULTS.md and prints a
+ * summary. Targets are reported, not enforced: the exit code is non-zero only when the harness
+ * itself fails. Children (workerd, origins) are killed on exit,
+ * error and Ctrl-C (tools/processes.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { installCleanup } from "./lib/processes.ts";
+import { installCleanup } from "../tools/processes.ts";
 import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
 import type { Scenario } from "./lib/scenario.ts";
-import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "./lib/workerd.ts";
+import { projectCompatibilityDate, REPO_ROOT, workerdVersion } from "../tools/workerd.ts";
 import { passThrough } from "./scenarios/pass-through.ts";
-import { passThroughBreakdown } from "./scenarios/pass-through-breakdown.ts";
-import { gatewayProfile } from "./scenarios/gateway-profile.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 import { jwt } from "./scenarios/jwt.ts";
 import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
-import { jwtBreakdown } from "./scenarios/jwt-breakdown.ts";
+import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
+import { gatewayProfile } from "./investigations/gateway-profile.ts";
+import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 
+/** The benchmarks, then the investigations (`optional`: run only when named with --only). */
 const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, passThroughBreakdown, gatewayProfile, jwtBreakdown];
 
 function parseArgs(argv: string[]) {
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
       compatibilityDate,
       log: (message) => console.log(`  ${message}`),
     });
-    writeSection(resultsFile, scenario.name, scenario.title, machine, report);
+    writeSection(resultsFile, SCENARIOS.map((s) => s.name), scenario.name, scenario.title, machine, report);
     summary.push(`${scenario.name} (${((performance.now() - t0) / 1000).toFixed(0)} s):`);
     for (const line of report.summary) summary.push(`  ${line}`);
     for (const check of report.checks) summary.push(`  [${check.pass ? "pass" : "FAIL"}] ${check.target}: ${check.measured}`);

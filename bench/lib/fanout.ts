@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { cpuMs } from "./cpu.ts";
-import { startChild, whileAlive, type Child } from "./processes.ts";
+import { startChild, whileAlive, type Child } from "../../tools/processes.ts";
 import type { Command, Reply } from "./ws-clients.ts";
 
 export interface FanoutResult {

@@ -1,7 +1,7 @@
 /** Starts the bench origin (origin-server.ts) as a tracked child and waits for its port. */
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { startChild, whileAlive, type Child } from "./processes.ts";
+import { startChild, whileAlive, type Child } from "../../tools/processes.ts";
 
 export interface Origin {
   url: string;

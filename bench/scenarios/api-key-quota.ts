@@ -11,13 +11,13 @@
  * most one per 0.9 s here (one isolate); they cannot be counted from outside and are stated by design.
  * No target beyond recording: the next step takes the counter off the hot path.
  */
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf, pacedLoad, type LoadResult } from "../lib/load.ts";
 import { rawRunsTable, signed } from "../lib/load-table.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 
 const ROUNDS = 3;
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef";

@@ -2,7 +2,7 @@
  * JWT verification cost (issue 3): one gateway, three routes to the same Node origin: `auth: "none"`
  * (the baseline), HS256 (the secret as a Worker secret, i.e. a text binding) and ES256 (a remote
  * JWKS served by lib/jwks-server.ts on loopback, which counts its fetches). Routes and tokens come
- * from test/support/jwt-tokens.ts `benchJwtFixture`, so the bench verifies what the tests verify.
+ * from tools/jwt-tokens.ts `benchJwtFixture`, so the bench verifies what the tests verify.
  *
  * Every route gets an `Authorization: Bearer` header of the same length (the baseline gets the
  * ES256 one; the HS256 token is padded with a claim to the same length), so the added cost is the
@@ -15,15 +15,15 @@
  * case. Two more rows send a token never seen before on every request (a rotating set of
  * UNIQUE_TOKENS, twice the cache's size, so every request misses): the cost of a first verification.
  */
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { startJwksServer } from "../lib/jwks-server.ts";
 import { interleaved, maxThroughput, medianOf, pacedLoad, type LoadResult } from "../lib/load.ts";
 import { rawRunsTable, signed } from "../lib/load-table.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
-import { benchJwtFixture, epochNow, mint, utf8 } from "../../test/support/jwt-tokens.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
+import { benchJwtFixture, epochNow, mint, utf8 } from "../../tools/jwt-tokens.ts";
 
 const ROUNDS = 3;
 const SECRET = "bench-hs256-secret-0123456789abcdefghijklmnop"; // >= 32 bytes (RFC 7518 3.2)
@@ -137,7 +137,7 @@ export const jwt: Scenario = {
 
       const markdown = [
         `Request: \`GET /bench/<route>${SUFFIX}\` on three routes of one gateway to the same origin: \`auth: "none"\`, HS256 (secret as a text binding, \`BENCH_JWT_SECRET\`) and ES256 (remote JWKS at a loopback server that counts fetches, \`Cache-Control: max-age=600\`); ` +
-          `routes, tokens and JWKS from \`test/support/jwt-tokens.ts\` \`benchJwtFixture\` (issuer, audience, \`scopes: ["bench"]\`, \`identityHeaders\`). ` +
+          `routes, tokens and JWKS from \`tools/jwt-tokens.ts\` \`benchJwtFixture\` (issuer, audience, \`scopes: ["bench"]\`, \`identityHeaders\`). ` +
           `Every request carries \`Authorization: Bearer\` with a token of the same length (ES256 ${es256.length} characters; the HS256 token padded with a claim to ${hs256.length}; the baseline sends the ES256 token, which it does not read).`,
         `Throughput: autocannon, ${c} connections, ${ROUNDS} interleaved rounds of ${run} s per route after a 2 s warm-up of each, medians over rounds. ` +
           `Quarter load: ${rate} req/s paced (a quarter of the baseline's maximum), 2 interleaved rounds of ${run} s per route. JWKS fetches are counted at the server after the warm-up and at the end.`,

@@ -8,12 +8,12 @@
  * every target alike; the figures are the medians over the rounds.
  */
 import { fileURLToPath } from "node:url";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf, pacedLoad, type LoadResult } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 
 const PATH = "/pass/items/42?view=full";
 const ROUNDS = 4;

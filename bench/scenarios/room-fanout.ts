@@ -13,10 +13,10 @@
  */
 import { fileURLToPath } from "node:url";
 import { startFanoutClients, type FanoutResult } from "../lib/fanout.ts";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 
 const SIZES = [10, 100, 1_000];
 const PROCESSES = 2;

@@ -14,12 +14,12 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorker } from "../lib/bundle.ts";
+import { bundleWorker } from "../../tools/bundle.ts";
 import type { MatchFigures } from "../lib/match-bench.ts";
-import { runCommand } from "../lib/processes.ts";
+import { runCommand } from "../../tools/processes.ts";
 import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { REPO_ROOT, startWorkerd, type WorkerService } from "../lib/workerd.ts";
+import { REPO_ROOT, startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 const SIZES = [10, 100, 1_000, 10_000];
 const ROUTERS = ["gateway", "hono"] as const;

@@ -57,7 +57,7 @@ export function validatedTableFile(table: RouteTable): ValidatedTableFile {
 
 /**
  * The table the Worker bundle carries. A table the build step wrote is used as is: validating it
- * again cost 12-17 ms of isolate start-up at 1,000 routes (bench/RESULTS.md), and build and bundle
+ * again cost 12-17 ms of isolate start-up at 1,000 routes (bench/FINDINGS.md), and build and bundle
  * come from the same checkout in the same wrangler run. Anything else (a raw routes.json, as in
  * tests) is validated in full and refused with every problem listed.
  */

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
 import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
 import { startJwksServer } from "../support/jwt-jwks-server.ts";
-import { AUDIENCE, ISSUER, jwksServer, mint, mintWith, testKeyPair, utf8, type TestKeyPair } from "../support/jwt-tokens.ts";
+import { AUDIENCE, ISSUER, mint, mintWith, testKeyPair, utf8, type TestKeyPair } from "../../tools/jwt-tokens.ts";
+import { jwksServer } from "../support/jwt-tokens.ts";
 
 const SECRET = "e2e-only-hmac-secret-0123456789abcdef-0123456789abcdef";
 let origin: Awaited<ReturnType<typeof startEchoOrigin>>;

@@ -1,21 +1,16 @@
 /**
- * Runs the real gateway Worker as a server on a loopback port, for end-to-end tests: the entry
- * (src/index.ts) is bundled with esbuild as wrangler would (the route table aliased to a per-run
- * file, so gateways with different tables can run at once, which wrangler's build step into
- * .gateway/ cannot) and served by plain `workerd serve` through the benchmark harness's launcher
- * (bench/lib/workerd.ts): the Durable Objects of wrangler.toml in SQLite on a temporary disk, and
- * ports assigned by workerd itself.
+ * Runs the real gateway Worker as a server on a loopback port, for end-to-end tests: bundled by
+ * wrangler from a per-run route table, as `wrangler deploy` would bundle it (tools/bundle.ts; no
+ * shared .gateway/ file, so gateways with different tables can run at once), and served by plain
+ * `workerd serve` through the launcher the benchmarks use too (tools/workerd.ts): the Durable
+ * Objects of wrangler.toml in SQLite on a temporary disk, and ports assigned by workerd itself.
  */
-import { build } from "esbuild";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { gatewayService } from "../../bench/lib/gateway.ts";
-import { projectCompatibilityDate, startWorkerd } from "../../bench/lib/workerd.ts";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
+import { projectCompatibilityDate, startWorkerd } from "../../tools/workerd.ts";
 
 export interface GatewayProcess {
   url: string;
@@ -33,22 +28,6 @@ export interface GatewayOptions {
   bindings?: Record<string, string>;
 }
 
-export async function bundleGateway(routesFile: string, outfile: string): Promise<void> {
-  await build({
-    entryPoints: [join(ROOT, "src/index.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2023",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*"],
-    alias: { "@edge-gateway/routes": routesFile },
-    outfile,
-    logLevel: "silent",
-  });
-}
-
 /** A port free at the time of asking (for tools, like wrangler dev, that take a port number). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -60,10 +39,7 @@ export async function freePort(): Promise<number> {
 
 export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
-  const routesFile = join(dir, "routes.json");
-  writeFileSync(routesFile, JSON.stringify(options.routes));
-  const module = join(dir, "index.js");
-  await bundleGateway(routesFile, module);
+  const module = await buildGateway(options.routes, dir);
   const workerd = await startWorkerd({
     services: [gatewayService("gateway", module, projectCompatibilityDate(), { log: "on", secrets: options.bindings ?? {} })],
     sockets: { http: "gateway" },

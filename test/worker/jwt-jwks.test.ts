@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { forgetRemoteJwksInIsolate, maxAgeFrom, remoteJwks } from "../../src/policies/jwt/remote_jwks.ts";
 import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
-import { AUDIENCE, ISSUER, jwksServer, mint, mintWith, testKeyPair, type TestKeyPair } from "../support/jwt-tokens.ts";
+import { AUDIENCE, ISSUER, mint, mintWith, testKeyPair, type TestKeyPair } from "../../tools/jwt-tokens.ts";
+import { jwksServer } from "../support/jwt-tokens.ts";
 
 const server = jwksServer(inject("jwksServerPort"));
 const k1: TestKeyPair = await testKeyPair("ES256", "key-1");

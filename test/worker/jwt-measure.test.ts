@@ -12,7 +12,8 @@
 import { describe, expect, inject, it } from "vitest";
 import { gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
-import { benchJwtFixture, jwksServer } from "../support/jwt-tokens.ts";
+import { benchJwtFixture } from "../../tools/jwt-tokens.ts";
+import { jwksServer } from "../support/jwt-tokens.ts";
 
 const BATCH = 500;
 const BATCHES = 8;

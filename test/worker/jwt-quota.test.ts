@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
-import { AUDIENCE, ISSUER, mint, utf8 } from "../support/jwt-tokens.ts";
+import { AUDIENCE, ISSUER, mint, utf8 } from "../../tools/jwt-tokens.ts";
 
 const statuses = (responses: Response[]) => {
   const counts: Record<number, number> = {};

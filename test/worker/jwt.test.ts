@@ -4,7 +4,8 @@ import { verifyRequest, type JwtTable } from "../../src/policies/jwt/index.ts";
 import { setOriginHeader } from "../../src/upstream/index.ts";
 import { echoOf, errorOf, gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
-import { AUDIENCE, epochNow, ISSUER, mint, mintWith, publicPem, signRaw, testKeyPair, unsecuredToken, utf8, type TestKeyPair } from "../support/jwt-tokens.ts";
+import { AUDIENCE, epochNow, ISSUER, mint, mintWith, testKeyPair, utf8, type TestKeyPair } from "../../tools/jwt-tokens.ts";
+import { publicPem, signRaw, unsecuredToken } from "../support/jwt-tokens.ts";
 
 const rsa: TestKeyPair = await testKeyPair("RS256", "rsa-1");
 const ec: TestKeyPair = await testKeyPair("ES256", "ec-1");

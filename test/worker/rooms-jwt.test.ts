@@ -1,6 +1,6 @@
 /** Rooms and WebSocket pass-through behind a real JWT authorizer (HS256 from a Worker secret). */
 import { describe, expect, it } from "vitest";
-import { epochNow, mint, utf8, type MintOptions } from "../support/jwt-tokens.ts";
+import { epochNow, mint, utf8, type MintOptions } from "../../tools/jwt-tokens.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
 import { echoOf, errorOf } from "../support/worker-gateway.ts";
 import { gatewayFor } from "../support/worker-gateway.ts";

@@ -1,7 +1,7 @@
 /**
  * Tokens this isolate has verified recently, by their exact compact string. A client sends the
  * same token on every request for its lifetime, so the signature check (jose plus an async
- * WebCrypto call: about 30-40 us of CPU per request on workerd for HS256, bench/RESULTS.md) is
+ * WebCrypto call: about 30-40 us of CPU per request on workerd for HS256, bench/FINDINGS.md) is
  * done once per isolate per token instead of once per request.
  *
  * Safe because the key is the whole token, signature included: only a byte-identical copy of a

@@ -1,18 +1,18 @@
 /**
  * Where the gateway's pass-through time goes: the forwarding path rebuilt step by step
- * (bench/workers/gateway-probes.ts), each step a service of one workerd, all loaded the same way
- * as the pass-through scenario. Not part of the default run (it is an investigation tool):
+ * (bench/investigations/workers/gateway-probes.js), each step a service of one workerd, all
+ * loaded the same way as the pass-through scenario. Not part of the default run (it is an investigation tool):
  * `npm run bench -- --only pass-through-breakdown`.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorker } from "../lib/bundle.ts";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { bundleWorker } from "../../tools/bundle.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd, type WorkerService } from "../lib/workerd.ts";
+import { startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 const PATH = "/pass/items/42?view=full";
 const ROUNDS = 4;
@@ -41,7 +41,7 @@ export const passThroughBreakdown: Scenario = {
   optional: true,
   async run(ctx: ScenarioContext): Promise<ScenarioReport> {
     const origin = await startOrigin();
-    const entry = fileURLToPath(new URL("../workers/gateway-probes.js", import.meta.url));
+    const entry = fileURLToPath(new URL("./workers/gateway-probes.js", import.meta.url));
     const module = await bundleWorker(entry, join(ctx.outDir, "probes"), ctx.compatibilityDate);
     const routes = {
       origins: { origin: { url: origin.url, timeoutMs: 10_000 } },

@@ -1,5 +1,5 @@
 /**
- * The gateway Worker as a workerd service: bundled from a route table file (lib/bundle.ts) and
+ * The gateway Worker as a workerd service: bundled from a route table file (bundle.ts) and
  * described with the bindings wrangler.toml declares (Durable Objects in SQLite on local disk, emptied per run) plus the text
  * bindings a scenario passes (LOG_REQUESTS, Worker secrets named in the table).
  */

@@ -1,21 +1,21 @@
 /**
  * Investigation for the jwt scenario: what HS256 and ES256 verification cost inside workerd, step
- * by step (bench/workers/jwt-probe.js): the bare WebCrypto verify, decoding, jose's jwtVerify and
- * the gateway's JwtVerifier. Compare with the jwt section's added workerd CPU per request: the
+ * by step (bench/investigations/workers/jwt-probe.js): the bare WebCrypto verify, decoding, jose's
+ * jwtVerify and the gateway's JwtVerifier. Compare with the jwt section's added workerd CPU per request: the
  * difference is the policy around the verification (token lookup, scopes, identity headers, the
  * removal of Authorization) and the rest of the request path.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorker } from "../lib/bundle.ts";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { bundleWorker } from "../../tools/bundle.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { interleaved, maxThroughput, medianOf } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
-import { AUDIENCE, benchJwtFixture, ISSUER } from "../../test/support/jwt-tokens.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
+import { AUDIENCE, benchJwtFixture, ISSUER } from "../../tools/jwt-tokens.ts";
 
 const SECRET = "bench-hs256-secret-0123456789abcdefghijklmnop";
 const COUNT = 3000;
@@ -25,7 +25,7 @@ export const jwtBreakdown: Scenario = {
   title: "JWT verification cost breakdown inside workerd (investigation)",
   optional: true,
   async run(ctx: ScenarioContext): Promise<ScenarioReport> {
-    const entry = fileURLToPath(new URL("../workers/jwt-probe.js", import.meta.url));
+    const entry = fileURLToPath(new URL("./workers/jwt-probe.js", import.meta.url));
     const module = await bundleWorker(entry, join(ctx.outDir, "jwt-probe"), ctx.compatibilityDate);
     const fixture = await benchJwtFixture({ secret: SECRET, jwksUrl: "http://127.0.0.1:9/jwks.json", origin: "origin" });
     const workerd = await startWorkerd({

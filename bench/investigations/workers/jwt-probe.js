@@ -5,7 +5,7 @@
 // the figure is the fastest of three loops divided by the loop's count.
 // Plain JS for the reason given in bench/README.md; wrangler bundles it with jose and src/.
 import { base64url, importJWK, jwtVerify } from "jose";
-import { JwtVerifier } from "../../src/policies/jwt/verifier.ts";
+import { JwtVerifier } from "../../../src/policies/jwt/verifier.ts";
 
 const enc = new TextEncoder();
 

@@ -1,6 +1,7 @@
 /**
- * Child processes of a bench run (workerd, origins). Every child is registered here and killed when
- * the run ends: normally, on an error, or on Ctrl-C / SIGTERM. A child that dies early rejects
+ * Child processes of a bench run or an end-to-end test (workerd, origins, wrangler). Every child is
+ * registered here; installCleanup() (the bench's entry point calls it) kills them all when the run
+ * ends: normally, on an error, or on Ctrl-C / SIGTERM. A child that dies early rejects
  * whoever waits on it with the tail of its stderr, so a broken config fails the run loudly.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";

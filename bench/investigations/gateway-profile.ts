@@ -4,13 +4,13 @@
  * microseconds per request. Opt-in: `npm run bench -- --only gateway-profile`.
  */
 import { fileURLToPath } from "node:url";
-import { buildGateway, gatewayService } from "../lib/gateway.ts";
+import { buildGateway, gatewayService } from "../../tools/gateway.ts";
 import { pacedLoad } from "../lib/load.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { profileWhile, type ProfileSummary } from "../lib/profile.ts";
 import { fmt, table, type ScenarioReport } from "../lib/results.ts";
 import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
-import { startWorkerd } from "../lib/workerd.ts";
+import { startWorkerd } from "../../tools/workerd.ts";
 
 const PATH = "/pass/items/42?view=full";
 const RATE = 2000;

@@ -1,5 +1,5 @@
 /**
- * Plain `workerd serve` for benchmarks: generates a text capnp config from a small description
+ * Plain `workerd serve` for benchmarks and end-to-end tests: generates a text capnp config from a small description
  * (services, their modules and bindings, Durable Object namespaces, sockets), starts workerd on
  * ephemeral ports and reads back the port of each socket from workerd's control fd.
  *
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
 import { startChild, whileAlive, type Child } from "./processes.ts";
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const WORKERD_BIN = join(REPO_ROOT, "node_modules/.bin/workerd");
 
 export interface DurableObjectClass {

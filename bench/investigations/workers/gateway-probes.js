@@ -1,9 +1,9 @@
-// Bench Worker for the pass-through cost breakdown (scenarios/pass-through-breakdown.ts): the
+// Bench Worker for the pass-through cost breakdown (investigations/pass-through-breakdown.ts): the
 // gateway's forwarding path rebuilt step by step from its own modules, one step per service
 // (text binding PROBE), so the throughput lost at each step shows where the gateway's time goes.
-// The real gateway (createGateway) runs beside these as its own bundle (lib/gateway.ts).
+// The real gateway (createGateway) runs beside these as its own bundle (tools/gateway.ts).
 // Plain JS: it imports src/router/compile.ts and src/upstream, which tsconfig.node.json cannot
-// type-check (see lib/match-bench.ts); wrangler bundles it with the .ts it imports.
+// type-check (see bench/lib/match-bench.ts); wrangler bundles it with the .ts it imports.
 //
 //   fetch          fetch(origin + path, { method, headers: request.headers, body }) (= minimal proxy)
 //   fetch+timeout  + AbortController and setTimeout/clearTimeout, as src/upstream/forward.ts does
@@ -27,11 +27,11 @@
 // Bindings: PROBE, ORIGIN ("http://127.0.0.1:PORT"), TABLE (JSON route table).
 import { Hono } from "hono";
 import { proxy } from "hono/proxy";
-import { loadRouteTable } from "../../src/config/index.ts";
-import { canonicalizePath, compileRouteTable } from "../../src/router/index.ts";
+import { loadRouteTable } from "../../../src/config/index.ts";
+import { canonicalizePath, compileRouteTable } from "../../../src/router/index.ts";
 import { requestId } from "hono/request-id";
-import { logRequest } from "../../src/log.ts";
-import { applyResponseEdits, forwardToOrigin, originRequestHeaders } from "../../src/upstream/index.ts";
+import { logRequest } from "../../../src/log.ts";
+import { applyResponseEdits, forwardToOrigin, originRequestHeaders } from "../../../src/upstream/index.ts";
 
 function build(env) {
   const { matcher, routes } = compileRouteTable(loadRouteTable(env.TABLE));
