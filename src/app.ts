@@ -10,7 +10,7 @@ import type { CoreTable } from "./config/core.ts";
 import { setResponseHeader, type GatewayEnv } from "./context.ts";
 import { coreErrors, toErrorResponse } from "./errors.ts";
 import { logRequest } from "./log.ts";
-import type { AnyPolicy } from "./policy.ts";
+import type { AnyPolicy, RouteLookup } from "./policy.ts";
 import { canonicalizePath, compileRouteTable } from "./router/index.ts";
 
 const REQUEST_ID = /^[\w\-=]{1,255}$/;
@@ -21,7 +21,8 @@ export interface GatewayOptions {
 }
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
-  const { matcher } = compileRouteTable(table, options.policies ?? []);
+  const policies = options.policies ?? [];
+  const { matcher } = compileRouteTable(table, policies);
   const app = new Hono<GatewayEnv>();
 
   app.use(async function requestContext(c, next) {
@@ -52,6 +53,21 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
   app.onError((err, c) => toErrorResponse(err, c));
 
   if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin));
+
+  // Table-wide middleware of the policies that have it, registered after the admin API so they
+  // wrap the gateway's routes only, and before the handler so they see its errors too.
+  const lookup: RouteLookup = {
+    find(url, method) {
+      const canonical = canonicalizePath(url.pathname);
+      if (!canonical.ok) return undefined;
+      const found = matcher.match(url.hostname, method, canonical.path);
+      return found.kind === "match" ? found.value : undefined;
+    },
+  };
+  for (const policy of policies) {
+    const middleware = policy.wrap?.(table, lookup);
+    if (middleware) app.use("*", middleware);
+  }
 
   app.all("*", async function gateway(c) {
     const url = new URL(c.req.url);

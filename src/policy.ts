@@ -71,6 +71,24 @@ export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Sha
   withheld?(route: PolicyRoute<R, A>, table: PolicyTable<T>): { headers?: string[]; query?: string[] };
   /** The route's middleware, or undefined when the route does not use this policy. Throws TypeError on bad options. */
   create(route: PolicyRoute<R, A>, table: PolicyTable<T>): GatewayMiddleware | undefined;
+  /**
+   * Table-wide middleware around routing, for every request of the gateway's routes (not the admin
+   * API): it runs before the match, so it also sees the 400, 404 and 405 the core answers (CORS
+   * headers on every error, a preflight answered before a 405). `routes` finds the route a request
+   * would match with another method. Undefined when the table does not use it.
+   */
+  wrap?(table: PolicyTable<T>, routes: RouteLookup): GatewayMiddleware | undefined;
+}
+
+/** A compiled route as table-wide middleware sees it. */
+export interface MatchedRoute {
+  id: string;
+  route: CoreRoute & Loose;
+}
+
+export interface RouteLookup {
+  /** The route `url` matches for `method` (its path canonicalized as the gateway does), or undefined. */
+  find(url: URL, method: string): MatchedRoute | undefined;
 }
 
 /** Identity helper that keeps a definition's fragments typed in its `create` and checks. */

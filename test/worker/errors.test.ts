@@ -48,3 +48,23 @@ describe("the error envelope", () => {
     expect(await response.text()).toBe("");
   });
 });
+
+describe("table-wide policy middleware (a policy's wrap)", () => {
+  const stamp = {
+    name: "stamp",
+    summary: "A test's stand-in that wraps routing.",
+    create: () => undefined,
+    wrap: (_table: unknown, routes: { find(url: URL, method: string): { id: string } | undefined }) => async (c: Parameters<Parameters<typeof testPolicy>[0]>[0], next: () => Promise<void>) => {
+      const route = routes.find(new URL(c.req.url), "GET");
+      await next();
+      c.res.headers.set("x-stamp", `${c.res.status} ${route?.id ?? "-"}`);
+    },
+  };
+  const call = gatewayFor({ routes: [route("only-get", "/g", { methods: ["GET"] })] }, { policies: [stamp] });
+
+  it("sees the core's own 404 and 405, and the route a request would match with another method", async () => {
+    expect((await call("/nowhere")).headers.get("x-stamp")).toBe("404 -");
+    expect((await call("/g", { method: "POST" })).headers.get("x-stamp")).toBe("405 only-get");
+    expect((await call("/g/../g")).headers.get("x-stamp")).toBe("200 only-get");
+  });
+});
