@@ -20,13 +20,16 @@ export type BackendAnswer =
   | { ok: true; status: number; body: string | null }
   | { ok: false; status: number | null; failure: "status" | "timeout" | "unreachable" | "too_large" };
 
+/** Names the event for the backend; gateway-owned, so a client's copy never reaches any origin. */
+export const EVENT_HEADER = "x-gateway-event";
+
 /** Replies larger than this are not relayed to the connection (the event still counts as delivered). */
 export const MAX_REPLY_BYTES = 1_048_576;
 
 export async function postEvent(backend: BackendSettings, event: BackendEvent, base?: Headers, readBody = false): Promise<BackendAnswer> {
   const headers = new Headers(base);
   headers.set("content-type", "application/json");
-  headers.set("x-gateway-event", event.event);
+  headers.set(EVENT_HEADER, event.event);
   if (!headers.has("x-request-id")) headers.set("x-request-id", crypto.randomUUID());
   for (const [name, value] of backend.set) headers.set(name, value);
   if (backend.hostHeader) headers.set("host", backend.hostHeader);

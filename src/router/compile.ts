@@ -4,7 +4,9 @@
  */
 import type { Route, RouteTable } from "../config/index.ts";
 import type { Policy, RouteHandler } from "../types.ts";
-import { compileOrigin, compilePathBuilder, compileQueryFilter, type CompiledOrigin, type HeaderEdits, type PathBuilder, type QueryFilter } from "../upstream/index.ts";
+import { EVENT_HEADER } from "../rooms/backend.ts";
+import { CONNECT_HEADER } from "../rooms/protocol.ts";
+import { clientDropSet, compileOrigin, compilePathBuilder, compileQueryFilter, type CompiledOrigin, type HeaderEdits, type PathBuilder, type QueryFilter } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
 
 export interface CompiledRoute {
@@ -41,6 +43,29 @@ const edits = (e: Route["requestHeaders"], alsoRemove: string[] = []): HeaderEdi
 });
 
 /**
+ * Headers the gateway writes for origins, on any route: every identity header in the table, the
+ * rooms' internal headers, and the API key header when a route takes API keys (a new policy that
+ * writes or consumes a header for the origin adds its name here).
+ * They are gateway-owned on every route, so a client's copy is removed everywhere: otherwise a
+ * public route to the same origin would carry a forged `x-user-id` that a JWT route sets.
+ */
+function gatewayOwnedNames(table: RouteTable): Set<string> {
+  const names = new Set<string>([CONNECT_HEADER, EVENT_HEADER]);
+  for (const route of table.routes) {
+    for (const name of Object.keys(route.identityHeaders ?? {})) names.add(name.toLowerCase());
+    // The API key is the gateway's credential: no origin gets one, not even behind a public route.
+    if (route.auth !== "none" && route.auth.apiKey) names.add(table.apiKeys.header.toLowerCase());
+  }
+  return names;
+}
+
+/** A route's request edits, with the precomputed set of client headers it never forwards. */
+function requestEdits(route: Route, table: RouteTable, owned: ReadonlySet<string>): HeaderEdits {
+  const e = edits(route.requestHeaders, credentialHeaders(route, table));
+  return { ...e, drop: clientDropSet([...owned, ...e.remove]), forwardUnderscores: route.forwardUnderscoreHeaders === true };
+}
+
+/**
  * Client headers that never reach the origin on this route: the API key (the origin gets the
  * verified key id instead, if anything), the bearer token unless the route forwards it, and any
  * client copy of the identity headers the gateway sets from a verified token.
@@ -63,6 +88,7 @@ function credentialHeaders(route: Route, table: RouteTable): string[] {
 
 export function compileRouteTable(table: RouteTable, builders: RouteBuilders = NO_BUILDERS): CompiledTable {
   const origins = new Map(Object.entries(table.origins).map(([name, o]) => [name, compileOrigin(name, o)]));
+  const owned = gatewayOwnedNames(table);
   const routes = table.routes.map((route): CompiledRoute => {
     const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
     return {
@@ -71,7 +97,7 @@ export function compileRouteTable(table: RouteTable, builders: RouteBuilders = N
       origin,
       buildPath: origin ? compilePathBuilder(route, origin) : (canonical) => canonical,
       forwardQuery: compileQueryFilter(credentialQueryParams(route, table)),
-      requestEdits: edits(route.requestHeaders, credentialHeaders(route, table)),
+      requestEdits: requestEdits(route, table, owned),
       responseEdits: edits(route.responseHeaders),
       policies: builders.policies(route, table),
       handler: builders.handler(route, table, origin),
