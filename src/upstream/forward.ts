@@ -13,20 +13,34 @@ import { connectionTokens, HOP_BY_HOP } from "./headers.ts";
 import type { CompiledOrigin } from "./target.ts";
 
 
+/**
+ * The body to send: the runtime's fetch refuses one on GET and HEAD, so such a request is answered
+ * 400 here, before any origin contact, rather than failing inside fetch and reading as 502. An empty
+ * body (`Content-Length: 0`) is no body.
+ */
+function bodyOf(request: Request): ReadableStream | null {
+  if (request.body === null || (request.method !== "GET" && request.method !== "HEAD")) return request.body;
+  if (request.headers.get("content-length") === "0") return null;
+  throw new GatewayError(400, "body_not_allowed", "A GET or HEAD request may not carry a body.");
+}
+
 export async function forwardToOrigin(request: Request, origin: CompiledOrigin, pathAndQuery: string, headers: Headers): Promise<Response> {
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
-  // The timer covers the wait for response headers only; a long streamed body is not cut off.
+  // Built outside the try below: a request the runtime refuses to send is the gateway's fault (500,
+  // logged), never an origin fault (502).
   const controller = new AbortController();
+  const outgoing = new Request(origin.base + pathAndQuery, {
+    method: request.method,
+    headers,
+    body: bodyOf(request),
+    redirect: "manual",
+    signal: controller.signal,
+  });
+  // The timer covers the wait for response headers only; a long streamed body is not cut off.
   const timer = setTimeout(() => controller.abort(), origin.timeoutMs);
   let response: Response;
   try {
-    response = await fetch(origin.base + pathAndQuery, {
-      method: request.method,
-      headers,
-      body: request.body,
-      redirect: "manual",
-      signal: controller.signal,
-    });
+    response = await fetch(outgoing);
   } catch {
     if (controller.signal.aborted) throw new GatewayError(504, "origin_timeout", "The origin did not respond in time.");
     throw new GatewayError(502, "origin_unreachable", "The origin could not be reached.");
