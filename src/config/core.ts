@@ -103,6 +103,8 @@ export const coreRouteFields = {
     .describe("Path sent to the origin; :params and * are substituted from the match."),
   stripPrefix: z.string().optional()
     .describe("Prefix removed from the matched path before forwarding (ignored with rewrite)."),
+  forwardUnderscoreHeaders: z.boolean().optional()
+    .describe("Forward client headers whose names contain _ (default false: dropped, as nginx and Apache do). Even when true, a name that reads as a gateway-owned, identity or dropped header with _ as - is dropped."),
   requestHeaders: HeaderEdits(GATEWAY_OWNED_REQUEST_HEADERS).optional()
     .describe("Headers changed on the way to the origin."),
   responseHeaders: HeaderEdits(GATEWAY_OWNED_RESPONSE_HEADERS).optional()

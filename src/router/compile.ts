@@ -10,7 +10,7 @@ import { replaceResponse } from "../context.ts";
 import { toErrorResponse } from "../errors.ts";
 import type { AnyPolicy } from "../policy.ts";
 import {
-  compileOrigin, compilePathBuilder, compileQueryFilter, forwardToOrigin, webSocketPassThrough,
+  clientDropSet, compileOrigin, compilePathBuilder, compileQueryFilter, forwardToOrigin, webSocketPassThrough,
   type ForwardPlan, type HeaderEdits, type RouteMatch,
 } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
@@ -51,7 +51,9 @@ const edits = (e: CoreRoute["requestHeaders"], alsoRemove: Iterable<string> = []
 
 export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] = []): CompiledTable {
   const origins = new Map(Object.entries(table.origins).map(([name, o]) => [name, compileOrigin(name, o)]));
-  // Headers any policy writes for the origin anywhere in the table: no client copy on any route.
+  // Headers any policy writes for the origin anywhere in the table (identity from a token, the
+  // rooms' internal headers): gateway-owned on every route, so no client copy reaches an origin on
+  // any route, not even a public route to an origin that another route sends a verified identity.
   const owned = new Set<string>();
   for (const policy of policies) for (const name of policy.originHeaders?.(table) ?? []) owned.add(name.toLowerCase());
 
@@ -68,6 +70,9 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
     }
     const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
     const requestEdits = edits(route.requestHeaders, withheldHeaders);
+    // One precomputed set per route, so forwarding does one lookup per client header.
+    requestEdits.drop = clientDropSet(requestEdits.remove);
+    requestEdits.forwardUnderscores = route.forwardUnderscoreHeaders === true;
     const plan: ForwardPlan | undefined = origin && {
       origin,
       buildPath: compilePathBuilder(route, origin),

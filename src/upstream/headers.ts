@@ -7,6 +7,13 @@
  * let a client re-route or re-method a request inside some origins (`X-Original-URL`,
  * `X-Rewrite-URL`, `X-HTTP-Method-Override`, ...) are dropped too, because the path and method the
  * gateway authorized must be the ones the origin acts on.
+ *
+ * Gateway-owned names (the fixed list below, every identity header in the table, and the headers the
+ * gateway writes for origins, such as `x-gateway-event`) are removed from the client's request on
+ * every route, so a public route cannot carry a forged identity to an origin another route trusts.
+ * Underscores: many origins (Rack/Rails, PHP/CGI, some WSGI servers) read `_` as `-`, so a client
+ * header whose name, with `_` read as `-`, equals a dropped name is dropped too; and, as nginx and
+ * Apache do, a header with `_` in its name is dropped unless the route sets `forwardUnderscoreHeaders`.
  */
 import type { GatewayContext } from "../context.ts";
 import { coreErrors } from "../errors.ts";
@@ -58,10 +65,14 @@ const CLIENT_DROPPED = new Set([
   "host", "content-length",
   "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server",
   "forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+  // Client-IP aliases some origins and frameworks trust: the gateway's X-Forwarded-For and Forwarded are the one source.
+  "client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "cluster-client-ip", "fastly-client-ip", "x-host",
   "x-original-url", "x-rewrite-url", "x-original-host", "x-original-method",
   "x-http-method-override", "x-http-method", "x-method-override",
   "x-request-id",
 ]);
+/** Prefixes of names the gateway owns: Cloudflare's, and the gateway's own (`x-gateway-event`, `x-gateway-room-*`, future ones). */
+const OWNED_PREFIXES = ["cf-", "x-gateway-"];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Header names listed in a `Connection` header; a malformed list is a 400. */
@@ -87,6 +98,14 @@ export interface ForwardingFacts {
 export interface HeaderEdits {
   set: [string, string][];
   remove: string[];
+  /**
+   * Request edits of a compiled route: every client header name never forwarded on it (the fixed
+   * list, the table's gateway-owned names, `remove`), each also with `_` read as `-`. Precomputed
+   * so forwarding does one lookup per header; without it, the fixed list plus `remove` is used.
+   */
+  drop?: ReadonlySet<string>;
+  /** The route's `forwardUnderscoreHeaders`: keep client headers with `_` that fold onto no dropped name. */
+  forwardUnderscores?: boolean;
 }
 
 export const NO_EDITS: HeaderEdits = { set: [], remove: [] };
@@ -94,6 +113,17 @@ export const NO_EDITS: HeaderEdits = { set: [], remove: [] };
 function forwardedNode(ip: string): string {
   return ip.includes(":") ? `"[${ip}]"` : ip;
 }
+
+const fold = (name: string): string => name.replaceAll("_", "-");
+
+/** The set a route drops from the client's request: the fixed list plus `names`, each also folded (`_` read as `-`). */
+export function clientDropSet(names: Iterable<string>): ReadonlySet<string> {
+  const drop = new Set<string>();
+  for (const name of [...CLIENT_DROPPED, ...names]) drop.add(name.toLowerCase()).add(fold(name.toLowerCase()));
+  return drop;
+}
+
+const ownedPrefix = (name: string): boolean => OWNED_PREFIXES.some((prefix) => name.startsWith(prefix));
 
 /**
  * The origin request's headers, in this order: the client's headers minus everything dropped
@@ -104,11 +134,16 @@ function forwardedNode(ip: string): string {
  * content was a credential, such as a Cookie holding just the token).
  */
 export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, edits: HeaderEdits, extra?: Headers, removed?: ReadonlySet<string>): Headers {
-  const dropped = connectionTokens(incoming.get("connection"));
-  for (const name of edits.remove) dropped.add(name);
+  const named = connectionTokens(incoming.get("connection"));
+  const drop = edits.drop ?? clientDropSet(edits.remove);
   const out = new Headers();
   for (const [name, value] of incoming) {
-    if (CLIENT_DROPPED.has(name) || dropped.has(name) || name.startsWith("cf-") || removed?.has(name)) continue;
+    if (drop.has(name) || named.has(name) || removed?.has(name) || ownedPrefix(name)) continue;
+    if (name.includes("_")) {
+      if (!edits.forwardUnderscores) continue;
+      const folded = fold(name);
+      if (drop.has(folded) || named.has(folded) || removed?.has(folded) || ownedPrefix(folded)) continue;
+    }
     out.append(name, value);
   }
   if (facts.clientIp) out.set("x-forwarded-for", facts.clientIp);

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEchoOrigin, streamBytes } from "../support/echo-origin.ts";
 import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
 import { createServer, type Server } from "node:http";
@@ -145,6 +145,47 @@ describe("origin faults over real sockets", () => {
     const res = await get("/closed");
     expect(res.statusCode).toBe(502);
     res.resume();
+  });
+});
+
+describe("a GET or HEAD with a body (issue 8, item 4)", () => {
+  // These tests reach the admin origin on purpose (its hit list shows whether the origin was
+  // contacted); the bypass tests below expect it untouched, so its hits are put back afterwards.
+  let hitsBefore = 0;
+  beforeEach(() => { hitsBefore = admin.hits.length; });
+  afterEach(() => { admin.hits.length = hitsBefore; });
+
+  /** A raw request with the given head lines and body, so nothing in the client strips the body. */
+  function raw(method: string, path: string, lines: string[], body = ""): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(gateway.port, "127.0.0.1", () => {
+        socket.write(`${method} ${path} HTTP/1.1\r\n${lines.map((l) => l + "\r\n").join("")}Connection: close\r\n\r\n${body}`);
+      });
+      let data = "";
+      socket.on("data", (chunk) => { data += chunk.toString("latin1"); });
+      socket.on("end", () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), body: data.split("\r\n\r\n").slice(1).join("\r\n\r\n") }));
+      socket.on("error", reject);
+    });
+  }
+
+  it("answers 400 body_not_allowed before any origin contact", async () => {
+    const before = admin.hits.length;
+    for (const method of ["GET", "HEAD"]) {
+      const answer = await raw(method, "/admin/x", ["Host: admin.internal", "Content-Length: 5"], "hello");
+      expect(answer.status).toBe(400);
+      if (method === "GET") expect(JSON.parse(answer.body).error.code).toBe("body_not_allowed");
+    }
+    const chunked = await raw("GET", "/admin/x", ["Host: admin.internal", "Transfer-Encoding: chunked"], "5\r\nhello\r\n0\r\n\r\n");
+    expect(chunked.status).toBe(400);
+    expect(admin.hits.length).toBe(before);
+  });
+
+  it("forwards a GET without a body, and a GET with Content-Length: 0", async () => {
+    const before = admin.hits.length;
+    expect((await raw("GET", "/admin/plain", ["Host: admin.internal"])).status).toBe(200);
+    expect((await raw("GET", "/admin/zero", ["Host: admin.internal", "Content-Length: 0"])).status).toBe(200);
+    expect((await raw("HEAD", "/admin/head", ["Host: admin.internal", "Content-Length: 0"])).status).toBe(200);
+    expect(admin.hits.slice(before)).toEqual(["/admin/plain", "/admin/zero", "/admin/head"]);
   });
 });
 

@@ -46,6 +46,7 @@ beforeAll(async () => {
       routes: [
         { id: "big", path: "/v1/big/:room", auth: "none",
           room: { name: ":room", maxConnections: 1000, messagesPerSecond: 1000, presence: false } },
+        { id: "small", path: "/v1/small/:room", auth: "none", room: { name: ":room", maxMessageBytes: 1024 } },
         { id: "chat", path: "/v1/chat/:room", auth: "none", requestHeaders: { set: { "x-room-secret": "s3cret" }, remove: ["x-drop-me"] },
           room: { name: ":room", allowedOrigins: ["https://app.example.com"],
                   backend: { origin: "backend", path: "/hooks/room", events: ["connect", "message", "disconnect"] } } },
@@ -192,6 +193,45 @@ describe("backend events", () => {
   it("refuses a browser Origin that is not allowed", async () => {
     expect(await refusal("/v1/chat/team", { origin: "https://evil.example" })).toBe(403);
   });
+});
+
+describe("the TCP connection after a server-initiated close (issue 8, item 5)", () => {
+  /** ms from `start` until the client's TCP connection ends ('close' on the underlying socket); Infinity after 5 s. */
+  function tcpClosedAfter(client: Client, start: () => number): Promise<number> {
+    const socket = (client.ws as unknown as { _socket: import("node:net").Socket })._socket;
+    const ended = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now() - start())));
+    return Promise.race([ended, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 15_000))]);
+  }
+
+  // KNOWN BUG, not fixed: measured 10.0 s every run (workerd drops the socket only when the idle
+  // object is evicted, 10 s later). Root cause in workerd (LegacyWebSocketAdapter): the native
+  // connection is released when a pump ends with both closes done, or in close(); after a close
+  // the room started from an RPC, the client's close arrives when no pump runs and close() returns
+  // early, so nothing releases it. \`it.fails\` keeps the measurement honest: it fails once fixed.
+  it.fails("ends within 1 s of the push API's DELETE while another client stays in the room", async () => {
+    const stays = await open("/v1/small/half-open");
+    const leaves = await open("/v1/small/half-open");
+    let start = 0;
+    const elapsed = tcpClosedAfter(leaves, () => start);
+    start = Date.now();
+    expect((await push(`/half-open/connections/${leaves.id}`, { code: 4001, reason: "bye" }, "DELETE")).status).toBe(200);
+    expect(await elapsed).toBeLessThan(1000);
+    expect(stays.ws.readyState).toBe(WebSocket.OPEN);
+    stays.ws.close();
+  }, 30_000);
+
+  it("ends within 1 s of a too-big close while another client stays (the path that works)", async () => {
+    const stays = await open("/v1/small/too-big");
+    const leaves = await open("/v1/small/too-big");
+    let start = 0;
+    const elapsed = tcpClosedAfter(leaves, () => start);
+    start = Date.now();
+    leaves.ws.send("x".repeat(2048));
+    expect((await leaves.closed).code).toBe(1009);
+    expect(await elapsed).toBeLessThan(1000);
+    stays.ws.close();
+    await stays.closed;
+  }, 30_000);
 });
 
 async function waitUntil(condition: () => boolean, ms = 5000): Promise<void> {

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { setOriginHeader } from "../../src/upstream/index.ts";
+import { GatewayError } from "../../src/errors.ts";
+import { forwardedBody, setOriginHeader } from "../../src/upstream/index.ts";
+import { AUDIENCE, ISSUER, mintWith, testKeyPair } from "../../tools/jwt-tokens.ts";
 import { echoOf, errorOf, gatewayFor, route, testPolicy } from "../support/worker-gateway.ts";
 
 describe("forwarding to the origin", () => {
@@ -223,5 +225,103 @@ describe("headers a policy sets for the origin", () => {
   it("replace the client's copies and survive the route's remove list", async () => {
     const echo = await echoOf(await call("/id", { headers: { "x-user-id": "forged" } }));
     expect(echo.headers["x-user-id"]).toBe("verified-user");
+  });
+});
+
+const hardeningKey = await testKeyPair("ES256", "hardening-1");
+
+describe("headers only the gateway writes (issue 8)", () => {
+  const key = hardeningKey;
+  const table = {
+    authorizers: { main: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], jwks: { keys: [key.publicJwk] } } },
+    routes: [
+      route("pub", "/app/pub/*"),
+      route("me", "/app/me/*", { auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub", "x-user-role": "role" } }),
+      route("keys", "/app/keys/*", { auth: { apiKey: true } }),
+    ],
+  };
+  const call = gatewayFor(table);
+
+  it("drops a client's identity header on a public route when another route sets it from a token", async () => {
+    const echo = await echoOf(await call("/app/pub/profile", { headers: { "x-user-id": "admin", "X-User-Role": "root", "x-other": "kept" } }));
+    expect(echo.headers).not.toHaveProperty("x-user-id");
+    expect(echo.headers).not.toHaveProperty("x-user-role");
+    expect(echo.headers["x-other"]).toBe("kept");
+  });
+
+  it("still sets the identity header from the verified token on the JWT route", async () => {
+    const token = await mintWith(key, { claims: { sub: "user-7", role: "reader" } });
+    const echo = await echoOf(await call("/app/me/profile", { headers: { authorization: `Bearer ${token}`, "x-user-id": "admin", x_user_id: "admin" } }));
+    expect(echo.headers["x-user-id"]).toBe("user-7");
+    expect(echo.headers["x-user-role"]).toBe("reader");
+    expect(echo.headers).not.toHaveProperty("x_user_id");
+  });
+
+  it("drops the API key header on every route when any route takes API keys", async () => {
+    const echo = await echoOf(await call("/app/pub/key", { headers: { "x-api-key": "gw_someone_elses" } }));
+    expect(echo.headers).not.toHaveProperty("x-api-key");
+  });
+
+  it("drops the rooms' internal headers on every route", async () => {
+    const echo = await echoOf(await call("/app/pub/hook", { headers: { "x-gateway-event": "disconnect", "x-gateway-room-connect": "{}", "x-gateway-future": "1" } }));
+    for (const name of ["x-gateway-event", "x-gateway-room-connect", "x-gateway-future"]) expect(echo.headers).not.toHaveProperty(name);
+  });
+
+  it("drops client headers with underscores by default", async () => {
+    const echo = await echoOf(await call("/app/pub/x", {
+      headers: { x_user_id: "admin", "X_User-Role": "root", x_forwarded_for: "6.6.6.6", x_real_ip: "6.6.6.6", x_gateway_event: "leave", my_header: "1", "my-header": "2" },
+    }));
+    expect(Object.keys(echo.headers).filter((name) => name.includes("_"))).toEqual([]);
+    expect(echo.headers["my-header"]).toBe("2");
+    expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.7");
+  });
+
+  it("forwardUnderscoreHeaders keeps underscore names, except those that read as owned, identity or dropped names", async () => {
+    const keeping = gatewayFor({ ...table, routes: [...table.routes, route("underscores", "/app/under/*", { forwardUnderscoreHeaders: true })] });
+    const echo = await echoOf(await keeping("/app/under/x", {
+      headers: {
+        x_user_id: "admin", "X_User-Role": "root", x_forwarded_for: "6.6.6.6", x_real_ip: "6.6.6.6", cf_connecting_ip: "6.6.6.6",
+        x_gateway_event: "leave", x_api_key: "gw_forged", x_http_method_override: "DELETE", my_header: "1",
+      },
+    }));
+    expect(Object.keys(echo.headers).filter((name) => name.includes("_"))).toEqual(["my_header"]);
+    expect(echo.headers["my_header"]).toBe("1");
+    expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.7");
+  });
+
+  it("drops client-IP alias headers: X-Forwarded-For and Forwarded are the one source", async () => {
+    const aliases = ["client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-cluster-client-ip", "cluster-client-ip", "fastly-client-ip", "x-client-ip", "x-host", "x-real-ip", "true-client-ip"];
+    const echo = await echoOf(await call("/app/pub/ip", { headers: Object.fromEntries(aliases.map((name) => [name, "6.6.6.6"])) }));
+    expect(aliases.filter((name) => Object.hasOwn(echo.headers, name))).toEqual([]);
+    expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.7");
+    expect(echo.headers["forwarded"]).toContain("for=203.0.113.7");
+  });
+
+  it("a route may still set an owned name itself", async () => {
+    const edited = gatewayFor({ ...table, routes: [...table.routes, route("svc", "/svc", { requestHeaders: { set: { "x-user-id": "service" } } })] });
+    const echo = await echoOf(await edited("/svc", { headers: { "x-user-id": "admin" } }));
+    expect(echo.headers["x-user-id"]).toBe("service");
+  });
+});
+
+describe("a GET or HEAD with a body (issue 8, item 4)", () => {
+  // workerd's Request refuses to be built with a GET body, but an incoming HTTP request can carry one:
+  // this is the shape the forwarder receives then (end to end: test/e2e/forwarding.e2e.test.ts).
+  const incoming = (method: string, body: string | null, headers: Record<string, string>) =>
+    ({ method, headers: new Headers(headers), body: body === null ? null : new Response(body).body }) as unknown as Request;
+
+  it("is refused 400 body_not_allowed by the gateway before any origin contact, not 502", () => {
+    for (const method of ["GET", "HEAD"]) {
+      const error = (() => { try { forwardedBody(incoming(method, "hello", { "content-length": "5" })); return null; } catch (e) { return e; } })();
+      expect(error).toBeInstanceOf(GatewayError);
+      expect({ status: (error as GatewayError).status, code: (error as GatewayError).code }).toEqual({ status: 400, code: "body_not_allowed" });
+    }
+  });
+
+  it("sends no body for a GET with Content-Length: 0 or none, and a POST's body as it came", () => {
+    expect(forwardedBody(incoming("GET", "", { "content-length": "0" }))).toBeNull();
+    expect(forwardedBody(incoming("GET", null, {}))).toBeNull();
+    const post = incoming("POST", "data", { "content-length": "4" });
+    expect(forwardedBody(post)).toBe(post.body);
   });
 });

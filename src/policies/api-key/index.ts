@@ -19,7 +19,8 @@ export const apiKeyPolicy = definePolicy({
   tableFields: { apiKeys: ApiKeysSchema.default({ header: "x-api-key" }) },
   authenticates: (auth) => auth.apiKey === true,
   errors: apiKeyErrors,
-  // The key itself never reaches the origin (it gets the verified key id, if anything).
+  // The key is the gateway's credential: no origin gets one, not even behind a public route.
+  originHeaders: (table) => (table.routes.some((route) => route.auth !== "none" && route.auth.apiKey === true) ? [table.apiKeys.header] : []),
   withheld: (route, table) => (route.auth !== "none" && route.auth.apiKey === true ? { headers: [table.apiKeys.header] } : {}),
   create: (route, table) => (route.auth !== "none" && route.auth.apiKey === true ? apiKeyAuth(table.apiKeys.header) : undefined),
 });
