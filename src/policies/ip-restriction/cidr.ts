@@ -14,7 +14,11 @@
  * `*`, functions and zone ids, so config validation needs its own parser anyway (errors by JSON
  * path, "did you mean"); a mapped client (`::ffff:1.2.3.4`) matches `::/0` while the same client
  * as `1.2.3.4` does not; and per request it converts the address to BigInt and scans every CIDR
- * rule, where this does a bisection over merged ranges.
+ * rule, where this does a bisection over merged ranges. Measured inside workerd
+ * (test/worker/ip-restriction-measure.test.ts, two runs, ns per call above a baseline middleware
+ * that reads the header and calls next): 4 rules, IPv4 client 40-60 (Hono 400-460), IPv6 client
+ * 200-300 (Hono 500-520); 320 rules, IPv4 20-160 (Hono 1,400-1,840), IPv6 220-240 (Hono
+ * 1,480-1,580). Through the whole gateway either is below the 2 us resolution of that measure.
  */
 
 /** Four unsigned 32-bit words of an IPv6 address, most significant first. */
