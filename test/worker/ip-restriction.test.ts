@@ -1,8 +1,5 @@
 /** IP allow and deny lists through the real gateway app, to the real echo origin. */
 import { describe, expect, it } from "vitest";
-import { loadRouteTable } from "../../src/config/index.ts";
-import { POLICIES } from "../../src/policies/index.ts";
-import { compileRouteTable } from "../../src/router/index.ts";
 import { echoOf, errorOf, gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
 
 const refusal = async (response: Response) => {
@@ -160,21 +157,5 @@ describe("a refused request", () => {
     // The control: an admitted caller meets authentication.
     expect((await errorOf(await call("/keyed", { clientIp: "203.0.113.7" }))).code).toBe("api_key_missing");
     expect((await errorOf(await call("/jwt", { clientIp: "203.0.113.7" }))).code).toBe("token_missing");
-  });
-});
-
-describe("the compiled routes", () => {
-  const compile = (table: Record<string, unknown>) =>
-    compileRouteTable(loadRouteTable({ origins: { echo: { url: "http://127.0.0.1:9" } }, ...table }), POLICIES).routes;
-
-  it("put ip-restriction first in a route's chain, before authentication and limits", () => {
-    const [keyed] = compile({ routes: [route("keyed", "/keyed", { auth: { apiKey: true }, ipDeny: ["198.51.100.0/24"] })] });
-    expect(keyed!.policies).toEqual(["ip-restriction", "api-key", "rate-limit"]);
-  });
-
-  it("give a route without lists no ip-restriction middleware, and every route one under a table-wide list", () => {
-    const routes = [route("plain", "/plain"), route("listed", "/listed", { ipAllow: ["10.0.0.0/8"] })];
-    expect(compile({ routes }).map((r) => r.policies)).toEqual([[], ["ip-restriction"]]);
-    expect(compile({ routes, ipRestriction: { deny: ["198.51.100.0/24"] } }).map((r) => r.policies)).toEqual([["ip-restriction"], ["ip-restriction"]]);
   });
 });

@@ -44,7 +44,7 @@ const IpRestrictionSchema = z.strictObject({
   }
   const allow = validList(lists.allow), deny = validList(lists.deny);
   if (allow && deny && compile(allow).within(compile(deny))) ctx.addIssue({ code: "custom", path: ["allow"], message: NOBODY });
-}).describe("Client address rules for every route (CF-Connecting-IP; IPv4 and IPv6 CIDR blocks).");
+}).describe("Client address rules for every route: `allow` and `deny`, lists of IPv4 and IPv6 CIDR blocks that a route's ipAllow and ipDeny add to. Deny wins; a non-empty allow list admits only its addresses.");
 
 type Table = PolicyTable<{ ipRestriction: z.ZodOptional<typeof IpRestrictionSchema> }>;
 

@@ -1,7 +1,7 @@
 /** The CIDR matching of the ip-restriction policy: address parsing, rule parsing, and compiled sets. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AddressSet, formatIPv6, parseAddress, parseCidr, type Address } from "../../src/policies/ip-restriction/index.ts";
+import { AddressSet, formatIPv6, parseAddress, parseCidr, type Address } from "../../../../src/policies/ip-restriction/index.ts";
 
 const set = (...rules: string[]) => AddressSet.fromRules(rules, "test");
 const address = (text: string): Address => {
