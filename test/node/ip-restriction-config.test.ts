@@ -75,6 +75,16 @@ describe("ip-restriction in the route table", () => {
       .toEqual([`routes[0].ipAllow: ${NOBODY}`]);
     expect(problemsOf({ origins, routes: [ok], ipRestriction: { allow: ["2001:db8::/48"], deny: ["2001:db8::/32"] } }))
       .toEqual([`ipRestriction.allow: ${NOBODY}`]);
+    // A list with its own problem is not judged again: one problem, one line.
+    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: [] }, { ...ok, id: "x", path: "/x", ipAllow: ["10.1.2.3/8"] }], ipRestriction: { allow: ["10.0.0.0/8"], deny: ["10.0.0.0/8", "nope"] } })).toEqual([
+      `routes[0].ipAllow: ${EMPTY}`,
+      `routes[1].ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`,
+      `ipRestriction.deny[1]: "nope" ${NOT_AN_ADDRESS}`,
+    ]);
+    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: [] }], ipRestriction: { allow: ["10.0.0.0/8"], deny: ["10.0.0.0/8"] } })).toEqual([
+      `routes[0].ipAllow: ${EMPTY}`,
+      `ipRestriction.allow: ${NOBODY}`,
+    ]);
     // Admitting some of the allow list is fine, and so is a route's ipAllow beyond a swallowed table list.
     expect(parseRouteTable({ origins, routes: [{ ...ok, ipAllow: ["10.0.0.0/8"], ipDeny: ["10.0.0.0/9"] }] }).ok).toBe(true);
     expect(parseRouteTable({ origins, routes: [{ ...ok, ipAllow: ["10.0.0.0/8", "2001:db8::/32"], ipDeny: ["10.0.0.0/8"] }] }).ok).toBe(true);

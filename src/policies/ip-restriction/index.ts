@@ -22,9 +22,9 @@ const Cidr = z.string().superRefine((rule, ctx) => {
 }).describe("An IPv4 or IPv6 address or CIDR block: 10.0.0.0/8, 2001:db8::/32, 203.0.113.7 (/32), 2001:db8::1 (/128).");
 const CidrList = z.array(Cidr).min(1, "must list at least one address or CIDR block (leave the field out for no rule)");
 
-/** The raw list at `value` when it is an array of rules that all parse, else undefined (the schema reports it). */
+/** The raw list at `value` when it is a non-empty array of rules that all parse, else undefined (the schema reports it). */
 function validList(value: unknown): string[] | undefined {
-  if (!Array.isArray(value) || !value.every((rule) => typeof rule === "string" && parseCidr(rule).ok)) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || !value.every((rule) => typeof rule === "string" && parseCidr(rule).ok)) return undefined;
   return value as string[];
 }
 
