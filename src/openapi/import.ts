@@ -357,7 +357,9 @@ class Importer {
       jwksUrl: known.jwksUrl ?? `${FILL_IN_URL}/.well-known/jwks.json`,
       ...(known.tokenSources ? { tokenSources: known.tokenSources } : {}),
     });
-    this.note(at, `${fill ? "fill in" : "check"} authorizer "${name}" (RS256 assumed): ${why}; until then it accepts no token`);
+    this.note(at, fill
+      ? `fill in authorizer "${name}" (RS256 assumed): ${why}; until then it accepts no token`
+      : `check authorizer "${name}" (RS256 assumed): ${why}`);
     return { kind: "jwt", authorizer: name };
   }
 
@@ -618,9 +620,10 @@ class Importer {
     }
     const { value: config, at: iat } = integration;
     const type = str(config.type)?.toLowerCase();
-    const handled = new Set(["type", "uri", "httpMethod", "requestParameters", "timeoutInMillis", "passthroughBehavior", "responses"]);
+    // payloadFormatVersion only tells API Gateway how to shape a Lambda's event; an HTTP origin gets the request itself.
+    const handled = new Set(["type", "uri", "httpMethod", "requestParameters", "timeoutInMillis", "passthroughBehavior", "responses", "payloadFormatVersion"]);
     if (type === "mock") {
-      if (!this.mock(route, config, iat)) return false;
+      if (!this.mock(route, config, iat, at)) return false;
       for (const key of Object.keys(config)) if (!["type", "requestTemplates", "responses", "passthroughBehavior"].includes(key)) this.note([...iat, key], `${key} has no equivalent for a static response; not imported`);
       return true;
     }
@@ -640,7 +643,6 @@ class Importer {
           `AWS service integrations (${service ?? uri ?? "?"}) have no equivalent: put an HTTP service in front of it`);
         this.note([...iat, "uri"], `the AWS service integration ${JSON.stringify(uri)} has no equivalent: the route forwards to origin "${route.origin}"`);
       }
-      handled.add("payloadFormatVersion");
     } else {
       const servers = op.servers ?? item.servers;
       route.origin = this.defaultOrigin ??= this.serverOrigin(Array.isArray(servers) ? servers : this.doc.servers, ["servers"]);
@@ -678,9 +680,9 @@ class Importer {
 
   private httpIntegration(route: Loose, config: Loose, uri: string | undefined, type: string, iat: Path): void {
     let url: URL | undefined;
-    try { url = uri ? new URL(uri.replace(/\{[^}]+\}/g, (m) => `__${encodeURIComponent(m.slice(1, -1))}__`)) : undefined; } catch { url = undefined; }
-    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      route.origin = this.origin("backend", undefined, [...iat, "uri"], `the integration URI ${JSON.stringify(uri)} is not an http(s) URL`);
+    try { url = uri && !uri.includes("${") ? new URL(uri.replace(/\{[^}]+\}/g, (m) => `__${encodeURIComponent(m.slice(1, -1))}__`)) : undefined; } catch { url = undefined; }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || originProblem(`${url.protocol}//${url.host}`)) {
+      route.origin = this.origin("backend", undefined, [...iat, "uri"], `the integration URI ${JSON.stringify(uri)} is not an http(s) URL the gateway can call`);
       return;
     }
     if (url.search) this.note([...iat, "uri"], "the integration URI's query string has no equivalent; not imported");
@@ -726,9 +728,9 @@ class Importer {
   }
 
   /** A mock integration as a static response, when this gateway has `respond`. */
-  private mock(route: Loose, config: Loose, at: Path): boolean {
+  private mock(route: Loose, config: Loose, at: Path, operationAt: Path): boolean {
     if (!this.routeFields.has("respond")) {
-      this.skip(at, "a mock integration (static response) needs the `respond` route field, which this gateway does not have");
+      this.skip(operationAt, "a mock integration (static response) needs the `respond` route field, which this gateway does not have");
       return false;
     }
     const templates = isObject(config.requestTemplates) ? config.requestTemplates : {};
