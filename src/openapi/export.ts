@@ -122,7 +122,8 @@ export function exportOpenApi(table: ExportableTable, options: ExportOptions = {
     const item = (paths[key] ??= {});
 
     const websocket = route.websocket === true || route.room !== undefined;
-    const anyMethod = route.methods === undefined && !websocket;
+    // A WebSocket route without methods is listed as its GET upgrade, still marked as any-method.
+    const anyMethod = route.methods === undefined;
     const methods = route.methods ?? (websocket ? ["GET"] : [...HTTP_METHODS]);
     for (const method of methods) {
       const lower = method.toLowerCase();
@@ -193,7 +194,7 @@ function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationCo
   const forwarded = route.origin !== undefined && route.room === undefined;
 
   const description: string[] = [];
-  if (ctx.anyMethod) description.push("The route answers every method; each is listed.");
+  if (ctx.anyMethod && !ctx.websocket) description.push("The route answers every method; each is listed.");
   if (ctx.converted.wildcard) description.push(`\`{${ctx.converted.wildcard}}\` is the rest of the path: it may be empty and may contain \`/\`.`);
   if (route.room !== undefined) description.push("A WebSocket room held by the gateway: open it with a GET WebSocket upgrade (101); a plain request answers 426.");
   else if (route.websocket === true) description.push("A WebSocket endpoint: open it with a GET WebSocket upgrade (101), proxied to the origin; a plain request answers 426.");

@@ -825,7 +825,8 @@ class Importer {
         const schema = this.parameterSchema(p.param, p.at);
         if (where === "path" && isObject(schema) && Object.keys(schema).length === 1 && schema.type === "string") continue; // no constraint beyond the path's own
         properties[name] = schema;
-        if (p.param.required === true || where === "path") required.push(name);
+        // A path parameter is always present once the path matched: `required` would say nothing.
+        if (p.param.required === true && where !== "path") required.push(name);
       }
       if (Object.keys(properties).length) {
         validate[field] = { type: "object", properties, ...(required.length ? { required } : {}) };
@@ -895,6 +896,9 @@ class Importer {
   // ---- the table -----------------------------------------------------------------------------
 
   private finish(): ImportResult {
+    for (const route of this.routes) {
+      if (Array.isArray(route.methods)) route.methods = HTTP_METHODS.filter((m) => (route.methods as string[]).includes(m));
+    }
     const table: Loose = { origins: Object.fromEntries(this.origins), routes: this.routes };
     if (this.corsConfig) {
       if (this.tableFields.has("cors")) table.cors = this.corsConfig;

@@ -263,7 +263,7 @@ describe("fields of policies this build may not have", () => {
 
   it("turns parameters and request bodies into validate, 3.0 nullable into a 2020-12 type list", () => {
     expect(routes.find((r) => r.id === "listOrders")!.validate).toEqual({ query: { type: "object", properties: { limit: { type: "integer", minimum: 1, maximum: 100 } } } });
-    expect(routes.find((r) => r.id === "getOrder")!.validate).toEqual({ params: { type: "object", properties: { orderId: { type: "string", pattern: "^[0-9a-f]{8}$" } }, required: ["orderId"] } });
+    expect(routes.find((r) => r.id === "getOrder")!.validate).toEqual({ params: { type: "object", properties: { orderId: { type: "string", pattern: "^[0-9a-f]{8}$" } } } });
     expect(routes.find((r) => r.id === "updateOrder")!.validate).toEqual({
       body: { type: "object", required: ["status"], properties: { status: { type: "string", enum: ["placed", "shipped"] }, note: { type: ["string", "null"] } } },
     });
