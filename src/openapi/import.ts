@@ -18,7 +18,8 @@
  * Fields that belong to policies this build may not have (`validate`, `respond`, `cors`) are
  * written only when a policy of the list declares them; otherwise each item is a note.
  */
-import { HTTP_METHODS, pathPatternProblems, type Loose } from "../config/core.ts";
+import { HEADER_NAME } from "../config/common.ts";
+import { GATEWAY_OWNED_REQUEST_HEADERS, HTTP_METHODS, pathPatternProblems, type Loose } from "../config/core.ts";
 import type { AnyPolicy } from "../policy.ts";
 import { EXPORT_MARK, EXT } from "./export.ts";
 
@@ -718,7 +719,8 @@ class Importer {
       const header = /^integration\.request\.header\.(.+)$/.exec(target)?.[1];
       const literal = typeof source === "string" ? /^'(.*)'$/.exec(source)?.[1] : undefined;
       if (/^integration\.request\.path\./.test(target)) continue; // read into the rewrite
-      if (header && literal !== undefined && /^[\t\x20-\x7e]*$/.test(literal)) {
+      const owned = header !== undefined && (GATEWAY_OWNED_REQUEST_HEADERS as readonly string[]).includes(header.toLowerCase());
+      if (header && !owned && HEADER_NAME.test(header) && literal !== undefined && /^[\t\x20-\x7e]*$/.test(literal)) {
         const set = ((route.requestHeaders ??= {}) as Loose).set ??= {};
         (set as Loose)[header.toLowerCase()] = literal;
         continue;

@@ -308,3 +308,17 @@ describe("npm run import", () => {
     await expect(run(process.execPath, [script, `${AWS_DIR}create-api-using-swagger-0.json`, "--origin", "nope=https://x.example"])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--origin names no origin of the table: nope/) });
   });
 });
+
+describe("request headers an integration sets", () => {
+  it("carries literal values over, but never a header the gateway owns", () => {
+    const result = importDoc({
+      openapi: "3.0.0", info: { title: "t", version: "1" },
+      paths: { "/a": { get: { responses: {}, "x-amazon-apigateway-integration": { type: "http_proxy", uri: "https://b.example.com/a", requestParameters: { "integration.request.header.x-env": "'prod'", "integration.request.header.Host": "'evil.example'", "integration.request.header.X-Forwarded-For": "'1.2.3.4'" } } } } },
+    });
+    expect(parseRouteTable(result.table).ok).toBe(true);
+    expect((result.table.routes as Doc[])[0]!.requestHeaders).toEqual({ set: { "x-env": "prod" } });
+    const at = `${pathText("/a", "get")}.x-amazon-apigateway-integration.requestParameters`;
+    expect(noteAt(result, `${at}["integration.request.header.Host"]`)).toMatch(/has no equivalent/);
+    expect(noteAt(result, `${at}["integration.request.header.X-Forwarded-For"]`)).toMatch(/has no equivalent/);
+  });
+});
