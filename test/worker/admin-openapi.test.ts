@@ -18,7 +18,7 @@ const call = gatewayFor(table);
 
 describe("GET /_gateway/openapi.json", () => {
   it("needs the admin token", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
       const response = await call("/_gateway/openapi.json", { headers });
       expect(response.status).toBe(401);
       expect((await errorOf(response)).code).toBe("admin_unauthorized");
