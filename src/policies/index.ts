@@ -9,10 +9,12 @@ import { apiKeyPolicy } from "./api-key/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { roomPolicy } from "./room/index.ts";
+import { validatePolicy } from "./validate/index.ts";
 
 export const POLICIES: readonly AnyPolicy[] = [
   jwtPolicy, // authentication first: a JWT, then an API key
   apiKeyPolicy,
   rateLimitPolicy, // limits count only authenticated callers
+  validatePolicy, // refused requests were authenticated and counted; nothing invalid reaches a cache or origin
   roomPolicy, // answers the request itself: last
 ];
