@@ -8,6 +8,7 @@ import type { SecretRef } from "../config/common.ts";
 import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
+import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createRoomsApi } from "./rooms.ts";
 
@@ -16,7 +17,7 @@ const adminErrors = defineErrors("admin", {
 });
 
 /** What the admin API reads of the route table. */
-export interface AdminTable { plans?: Record<string, PlanConfig> }
+export interface AdminTable { plans?: Record<string, PlanConfig>; routes?: readonly CachedRouteInfo[] }
 
 export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
@@ -33,6 +34,7 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
+  api.route("/cache", createCacheApi(table.routes ?? []));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }
