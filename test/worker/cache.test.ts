@@ -74,6 +74,11 @@ describe("edge cache: hits", () => {
     expect((await call(`/query/${run}?page=3&sort=asc`)).headers.get("cache-status")).toMatch(/fwd=miss/);
   });
 
+  it("says it bypasses on workers.dev, where the Cache API stores nothing", async () => {
+    const response = await call(`/pub/${run}/dev`, { host: "gateway.example.workers.dev" });
+    expect(response.headers.get("cache-status")).toBe("edge-gateway; fwd=bypass; detail=workers-dev");
+  });
+
   it("does not cache other methods", async () => {
     const path = `/pub/${run}/post`;
     const post = await call(path, { method: "POST", body: "x" });

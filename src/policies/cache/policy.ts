@@ -85,6 +85,10 @@ export function edgeCache(options: EdgeCacheOptions): GatewayMiddleware {
       await next();
       setResponseHeader(c, "cache-status", cacheStatus({ fwd: "bypass", detail }), true);
     };
+    const request = c.req.raw;
+    const url = new URL(request.url);
+    // On workers.dev the Cache API accepts puts and drops them: say so rather than claim "stored".
+    if (url.hostname.endsWith(".workers.dev")) return bypass("workers-dev");
     const vary: string[] = [];
     if (perCaller) {
       const identity = callerIdentity(c);
@@ -94,9 +98,7 @@ export function edgeCache(options: EdgeCacheOptions): GatewayMiddleware {
     const purges = await purgeView(c.env.CACHE_PURGES);
     if (!purges) return bypass("purges-unknown");
 
-    const request = c.req.raw;
     for (const name of keyHeaderList) vary.push(`${name}:${request.headers.get(name) ?? ""}`);
-    const url = new URL(request.url);
     const canonicalPath = c.get("match").canonicalPath;
     const key = new Request(cacheKeyUrl({
       host: url.host,
