@@ -1,8 +1,8 @@
 /**
  * Cache keys. A key is a URL under the request's own host (the Cache API keeps entries per zone, and
- * keys under the zone's own host are what it documents), in a path no client request can produce
- * (`/.edge-gateway-cache/`: a canonical request path never has a dot segment there... and the Cache
- * API is never asked with a client's URL):
+ * keys under the zone's own host are what it documents), below `/.edge-gateway-cache/`. The Cache
+ * API is only ever asked with keys built here, never with a client's URL, so no request can name
+ * or collide with another route's entry:
  *
  *   https://<host>/.edge-gateway-cache/<route id>/<config>/<route gen>.<path gen>/<vary>/<canonical path>?<keyed query>
  *
