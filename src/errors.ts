@@ -29,18 +29,24 @@ const catalogue = new Map<string, CatalogueEntry>();
 export class GatewayError extends HTTPException {
   readonly code: string;
   readonly headers: Record<string, string>;
+  /**
+   * Extra members of the envelope's `error` object, after code, message and requestId, for the few
+   * codes that carry structured detail (`validation_failed`: `problems`). Absent on every other error.
+   */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
   /** `code` must be in the catalogue; its status comes from there. */
-  constructor(code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(code: string, message: string, headers: Record<string, string> = {}, details?: Readonly<Record<string, unknown>>) {
     const entry = catalogue.get(code);
     if (!entry) throw new TypeError(`GatewayError: "${code}" is not in the error catalogue (declare it with defineErrors)`);
     super(entry.status, { message });
     this.name = "GatewayError";
     this.code = code;
     this.headers = headers;
+    this.details = details;
   }
 }
 
-export type ErrorFactories<T> = { readonly [K in keyof T]: (message: string, headers?: Record<string, string>) => GatewayError };
+export type ErrorFactories<T> = { readonly [K in keyof T]: (message: string, headers?: Record<string, string>, details?: Readonly<Record<string, unknown>>) => GatewayError };
 
 /**
  * Declares a capability's error codes and returns a factory per code:
@@ -48,14 +54,14 @@ export type ErrorFactories<T> = { readonly [K in keyof T]: (message: string, hea
  * `throw errors.api_key_missing("...")`. A typo in a code is a type error, not a runtime surprise.
  */
 export function defineErrors<const T extends Record<string, ErrorSpec>>(owner: string, specs: T): ErrorFactories<T> {
-  const factories: Record<string, (message: string, headers?: Record<string, string>) => GatewayError> = {};
+  const factories: Record<string, (message: string, headers?: Record<string, string>, details?: Readonly<Record<string, unknown>>) => GatewayError> = {};
   for (const [code, spec] of Object.entries(specs)) {
     if (!/^[a-z][a-z0-9_]*$/.test(code)) throw new TypeError(`error code "${code}" must be snake_case`);
     const known = catalogue.get(code);
     if (known && known.status !== spec.status)
       throw new TypeError(`error code "${code}" is ${known.status} in ${known.owner} and ${spec.status} in ${owner}: one code, one status`);
     if (!known) catalogue.set(code, { code, owner, ...spec });
-    factories[code] = (message, headers) => new GatewayError(code, message, headers);
+    factories[code] = (message, headers, details) => new GatewayError(code, message, headers, details);
   }
   return factories as ErrorFactories<T>;
 }
@@ -82,15 +88,18 @@ export const coreErrors = defineErrors("core", {
   origin_timeout: { status: 504, meaning: "The origin sent no response headers within its timeout." },
 });
 
-export function errorBody(code: string, message: string, requestId: string | undefined): string {
-  return JSON.stringify({ error: { code, message, requestId: requestId ?? null } });
+export function errorBody(code: string, message: string, requestId: string | undefined, details?: Readonly<Record<string, unknown>>): string {
+  const error: Record<string, unknown> = { code, message, requestId: requestId ?? null };
+  // Details follow the three fixed members and can never replace one of them.
+  for (const [name, value] of Object.entries(details ?? {})) if (!Object.hasOwn(error, name)) error[name] = value;
+  return JSON.stringify({ error });
 }
 
 export function errorResponse(c: Context, error: GatewayError): Response {
   const headers = new Headers(error.headers);
   headers.set("content-type", "application/json; charset=utf-8");
   headers.set("cache-control", "no-store");
-  return new Response(c.req.method === "HEAD" ? null : errorBody(error.code, error.message, c.get("requestId")), {
+  return new Response(c.req.method === "HEAD" ? null : errorBody(error.code, error.message, c.get("requestId"), error.details), {
     status: error.status,
     headers,
   });

@@ -14,6 +14,7 @@ const app = createGateway(bundledRouteTable(table), { policies: POLICIES });
 
 export default app;
 
+export { CachePurges } from "./cache/durable_object.ts";
 export { KeyStore } from "./keys/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";

@@ -5,14 +5,16 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { bundleGateway } from "./bundle.ts";
 import type { DurableObjectClass, WorkerService } from "./workerd.ts";
 
-/** wrangler.toml's Durable Object bindings (all SQLite-backed, migration v1). */
+/** wrangler.toml's Durable Object bindings (all SQLite-backed, migrations v1 and v2). */
 export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "QUOTA", className: "QuotaCounter", sql: true },
   { binding: "API_KEYS", className: "KeyStore", sql: true },
   { binding: "ROOMS", className: "RoomObject", sql: true },
+  { binding: "CACHE_PURGES", className: "CachePurges", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */
@@ -27,6 +29,18 @@ export interface GatewayServiceOptions {
   log: "on" | "off";
   /** Worker secrets and other vars, as text bindings ({ "env": "NAME" } in routes.json reads these). */
   secrets?: Record<string, string>;
+  /** The name of a cacheService() in the same workerd, backing `caches.default` (the edge cache). */
+  cache?: string;
+}
+
+/** A Cache API backend (tools/cache-service.js) as a workerd service, for a gateway's `cache` option. */
+export function cacheService(name: string, compatibilityDate: string): WorkerService {
+  return {
+    name,
+    modules: [{ name: "cache-service.js", path: fileURLToPath(new URL("./cache-service.js", import.meta.url)) }],
+    compatibilityDate,
+    loopbackOutbound: false,
+  };
 }
 
 export function gatewayService(name: string, module: string, compatibilityDate: string, options: GatewayServiceOptions): WorkerService {
@@ -36,5 +50,6 @@ export function gatewayService(name: string, module: string, compatibilityDate: 
     compatibilityDate,
     text: { ...options.secrets, LOG_REQUESTS: options.log },
     durableObjects: GATEWAY_DURABLE_OBJECTS,
+    ...(options.cache ? { cacheService: options.cache } : {}),
   };
 }

@@ -38,6 +38,8 @@ export interface WorkerService {
   durableObjects?: DurableObjectClass[];
   /** May fetch loopback origins (127.0.0.1). Default true. */
   loopbackOutbound?: boolean;
+  /** The service that backs its Cache API (`caches.default`); without one every cache call throws. */
+  cacheService?: string;
 }
 
 export interface WorkerdSpec {
@@ -73,6 +75,7 @@ export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: s
       `bindings = [${bindings.join(", ")}]`,
     ];
     if (service.loopbackOutbound !== false) fields.push(`globalOutbound = "loopback"`);
+    if (service.cacheService) fields.push(`cacheApiOutbound = ${str(service.cacheService)}`);
     if (objects.length > 0) {
       fields.push(`durableObjectNamespaces = [${objects.map((o) =>
         `(className = ${str(o.className)}, uniqueKey = ${str(`${service.name}-${o.className}`)}, enableSql = ${o.sql})`).join(", ")}]`);

@@ -90,6 +90,9 @@ export interface ThroughputOptions {
   headers?: Record<string, string>;
   /** Headers taken in turn, one set per request across all connections (e.g. a new token each time). */
   headerCycle?: Record<string, string>[];
+  /** Method and body of every request (default GET, none). */
+  method?: string;
+  body?: string;
 }
 
 export async function maxThroughput(label: string, url: string, options: ThroughputOptions): Promise<LoadResult> {
@@ -101,6 +104,8 @@ export async function maxThroughput(label: string, url: string, options: Through
     duration: options.seconds,
     pipelining: 1,
     headers: options.headers ?? {},
+    ...(options.method ? { method: options.method } : {}),
+    ...(options.body !== undefined ? { body: options.body } : {}),
     timeout: 10,
     ...(options.headerCycle ? { requests: [{ setupRequest: nextHeaders(options.headerCycle) }] } : {}),
   });

@@ -9,6 +9,7 @@ import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import type { ExportableTable } from "../openapi/export.ts";
+import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
@@ -18,7 +19,7 @@ const adminErrors = defineErrors("admin", {
 });
 
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
-export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig> }
+export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] }
 
 export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
@@ -37,6 +38,7 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
   api.route("/openapi.json", createOpenApiApi(table));
+  api.route("/cache", createCacheApi(table.routes));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

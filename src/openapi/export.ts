@@ -254,12 +254,13 @@ function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationCo
   return operation;
 }
 
-/** Path parameters from the pattern (schemas from `validate.params` where given), then query and headers. */
+/** Path parameters from the pattern (`validate.params` patterns where given), then query and headers. */
 function parametersOf(converted: ReturnType<typeof openApiPath>, validate: Loose | undefined): OpenApiObject[] {
   const params = isObject(validate?.params) ? validate.params : undefined;
-  const out: OpenApiObject[] = converted.params.map((name) => ({
-    name, in: "path", required: true, schema: propertySchema(params, name) ?? { type: "string" },
-  }));
+  const out: OpenApiObject[] = converted.params.map((name) => {
+    const pattern = typeof params?.[name] === "string" ? params[name] : undefined;
+    return { name, in: "path", required: true, schema: pattern === undefined ? { type: "string" } : { type: "string", pattern } };
+  });
   if (converted.wildcard) {
     out.push({
       name: converted.wildcard, in: "path", required: true,
@@ -276,15 +277,10 @@ function parametersOf(converted: ReturnType<typeof openApiPath>, validate: Loose
   return out;
 }
 
-function propertySchema(schema: Loose | undefined, name: string): OpenApiObject | undefined {
-  const properties = isObject(schema?.properties) ? schema.properties : undefined;
-  const property = properties?.[name];
-  return isObject(property) ? property : undefined;
-}
-
 function requestBodyOf(validate: Loose | undefined, method: string): OpenApiObject | undefined {
-  if (!validate || validate.body === undefined || method === "GET" || method === "HEAD") return undefined;
-  const types = strings(validate.contentTypes);
+  const types = strings(validate?.contentTypes);
+  // A body schema, or only an allow-list of media types (a non-JSON body the gateway does not parse).
+  if (!validate || (validate.body === undefined && types.length === 0) || method === "GET" || method === "HEAD") return undefined;
   const schema = isObject(validate.body) ? validate.body : {};
   return {
     required: true,

@@ -88,6 +88,23 @@ export function importOpenApi(document: unknown, options: ImportOptions): Import
   return new Importer(document, options).run();
 }
 
+/**
+ * OpenAPI's data-type formats are not JSON Schema formats: the gateway's validator refuses formats it
+ * cannot check rather than ignore them, so each becomes the constraint it stands for (or nothing
+ * where JSON has none to check: float and double are any number, binary and password any string).
+ */
+const INT32 = { min: -2147483648, max: 2147483647 };
+const OPENAPI_FORMATS: Record<string, (schema: Loose) => Loose> = {
+  int32: (s) => ({ format: undefined, minimum: typeof s.minimum === "number" ? Math.max(s.minimum, INT32.min) : INT32.min, maximum: typeof s.maximum === "number" ? Math.min(s.maximum, INT32.max) : INT32.max }),
+  // JSON numbers past 2^53 are not exact anywhere on the way; the type (integer) is what can be checked.
+  int64: () => ({ format: undefined }),
+  float: () => ({ format: undefined }),
+  double: () => ({ format: undefined }),
+  byte: (s) => ({ format: undefined, ...(s.pattern === undefined ? { pattern: "^[A-Za-z0-9+/]*={0,2}$" } : {}) }),
+  binary: () => ({ format: undefined }),
+  password: () => ({ format: undefined }),
+};
+
 class Importer {
   private readonly doc: Loose;
   private readonly version: "2.0" | "3.0" | "3.1";
@@ -214,6 +231,10 @@ class Importer {
     if (value.exclusiveMinimum === true && typeof value.minimum === "number") delete out.minimum;
     if (value.exclusiveMaximum === true && typeof value.maximum === "number") delete out.maximum;
     if (value.nullable === true && typeof value.type === "string") out.type = [value.type, "null"];
+    if (typeof out.format === "string" && Object.hasOwn(OPENAPI_FORMATS, out.format)) {
+      Object.assign(out, OPENAPI_FORMATS[out.format]!(out));
+      delete out.format;
+    }
     return out;
   }
 
@@ -830,15 +851,28 @@ class Importer {
         // A path parameter is always present once the path matched: `required` would say nothing.
         if (p.param.required === true && where !== "path") required.push(name);
       }
-      if (Object.keys(properties).length) {
-        validate[field] = { type: "object", properties, ...(required.length ? { required } : {}) };
-        parts.push(where === "header" ? "headers" : where);
+      if (!Object.keys(properties).length) continue;
+      if (where === "path") {
+        // The gateway checks a path parameter with a regular expression over its decoded value.
+        const patterns: Record<string, string> = {};
+        for (const [name, schema] of Object.entries(properties)) {
+          const pattern = pathPattern(schema as Loose);
+          if (pattern !== undefined) patterns[name] = pattern;
+          else this.note([...at, "parameters"], `path parameter "${name}": its schema has no equivalent as a pattern; not validated`);
+        }
+        if (Object.keys(patterns).length) { validate.params = patterns; parts.push("path"); }
+        continue;
       }
+      validate[field] = { type: "object", properties, ...(required.length ? { required } : {}) };
+      parts.push(where === "header" ? "headers" : where);
     }
     for (const p of params.filter((p) => p.in === "formData" || p.in === "cookie")) this.note(p.at, `${p.in} parameter "${p.name}" is not validated by the gateway; not imported`);
     const body = flags.body ? this.requestBody(op, at) : undefined;
     if (body) {
-      validate.body = body.schema;
+      // The gateway checks a body schema on JSON bodies only; other media types get the allow-list.
+      const json = body.types.some((type) => /^application\/(?:[\w.-]+\+)?json$/i.test(type));
+      if (json) validate.body = body.schema;
+      else this.note([...at, "requestBody"], `the body schema of ${body.types.join(", ")} is not checked (the gateway validates JSON bodies); only the media types are`);
       if (body.types.length && !(body.types.length === 1 && body.types[0] === "application/json")) validate.contentTypes = body.types;
       parts.push("body");
     }
@@ -997,4 +1031,19 @@ function identitySources(value: unknown): Loose[] | undefined {
 
 function safeRegex(pattern: string): RegExp | undefined {
   try { return new RegExp(`^(?:${pattern})$`); } catch { return undefined; }
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** A path parameter's schema as the regular expression the gateway checks, or undefined when none says the same. */
+function pathPattern(schema: Loose): string | undefined {
+  if (typeof schema.pattern === "string") return schema.pattern.startsWith("^") ? schema.pattern : `^(?:${schema.pattern})$`;
+  if (Array.isArray(schema.enum) && schema.enum.every((v) => typeof v === "string" || typeof v === "number"))
+    return `^(?:${schema.enum.map((v) => escapeRegExp(String(v))).join("|")})$`;
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
+  if (type === "integer") return "^-?[0-9]+$";
+  if (type === "number") return "^-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$";
+  if (type === "boolean") return "^(?:true|false)$";
+  if (schema.format === "uuid") return "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+  return undefined;
 }

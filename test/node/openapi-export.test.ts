@@ -24,7 +24,7 @@ type Doc = Record<string, any>;
 const Json = z.record(z.string(), z.unknown());
 const validateStandIn: AnyPolicy = {
   name: "validate", summary: "stand-in",
-  routeFields: { validate: z.strictObject({ query: Json.optional(), headers: Json.optional(), params: Json.optional(), body: Json.optional(), contentTypes: z.array(z.string()).optional() }).optional() },
+  routeFields: { validate: z.strictObject({ query: Json.optional(), headers: Json.optional(), params: z.record(z.string(), z.string()).optional(), body: Json.optional(), contentTypes: z.array(z.string()).optional() }).optional() },
   create: () => undefined,
 };
 const policies = [...POLICIES, validateStandIn];
@@ -63,7 +63,7 @@ const TABLE = {
     },
     {
       id: "orders.create", methods: ["POST"], path: "/orders/:shop", origin: "app", auth: "none",
-      validate: { params: { type: "object", properties: { shop: { type: "string", pattern: "^[a-z]+$" } } }, body: { type: "object", required: ["sku"], properties: { sku: { type: "string" } } }, contentTypes: ["application/json", "application/merge-patch+json"] },
+      validate: { params: { shop: "^[a-z]+$" }, body: { type: "object", required: ["sku"], properties: { sku: { type: "string" } } }, contentTypes: ["application/json", "application/merge-patch+json"] },
     },
     { id: "chat", path: "/rooms/:room", room: { name: ":room" }, auth: { authorizer: "main" } },
     { id: "wild", methods: ["GET"], host: "*.example.com", path: "/w", origin: "app", auth: "none" },

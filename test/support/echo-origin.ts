@@ -6,6 +6,8 @@
  *   x-origin-headers: JSON    extra response headers
  *   x-origin-redirect: url    answer 302 to this location
  *   x-origin-bytes: n         stream n bytes of body instead of the echo
+ * It counts the requests it received per URL: `GET /__echo/hits?url=<url>` answers `{ "hits": n }`
+ * (tests of caches prove a hit never reached it).
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -15,7 +17,16 @@ import type { Echo } from "./echo-types.ts";
 
 export type { Echo };
 
+const hitsByUrl = new Map<string, number>();
+
 export function echoHandler(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url?.startsWith("/__echo/hits?")) {
+    const url = new URLSearchParams(req.url.slice("/__echo/hits?".length)).get("url") ?? "";
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ hits: hitsByUrl.get(url) ?? 0 }));
+    return;
+  }
+  hitsByUrl.set(req.url!, (hitsByUrl.get(req.url!) ?? 0) + 1);
   const hash = createHash("sha256");
   let bytes = 0;
   req.on("data", (chunk: Buffer) => { bytes += chunk.length; hash.update(chunk); });

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildGateway, gatewayService } from "../../tools/gateway.ts";
+import { buildGateway, cacheService, gatewayService } from "../../tools/gateway.ts";
 import { projectCompatibilityDate, startWorkerd } from "../../tools/workerd.ts";
 
 export interface GatewayProcess {
@@ -26,6 +26,8 @@ export interface GatewayOptions {
   routes: unknown;
   /** Text bindings: Worker secrets and vars. */
   bindings?: Record<string, string>;
+  /** Back `caches.default` with tools/cache-service.js (plain workerd has no Cache API otherwise). */
+  cache?: boolean;
 }
 
 /** A port free at the time of asking (for tools, like wrangler dev, that take a port number). */
@@ -40,8 +42,12 @@ export async function freePort(): Promise<number> {
 export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const module = await buildGateway(options.routes, dir);
+  const date = projectCompatibilityDate();
   const workerd = await startWorkerd({
-    services: [gatewayService("gateway", module, projectCompatibilityDate(), { log: "on", secrets: options.bindings ?? {} })],
+    services: [
+      gatewayService("gateway", module, date, { log: "on", secrets: options.bindings ?? {}, ...(options.cache ? { cache: "cache" } : {}) }),
+      ...(options.cache ? [cacheService("cache", date)] : []),
+    ],
     sockets: { http: "gateway" },
   }, dir);
   // The launcher keeps only a tail; security tests read all of it ("no token in the logs").
