@@ -22,9 +22,10 @@ import { validation } from "./scenarios/validation.ts";
 import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
 import { gatewayProfile } from "./investigations/gateway-profile.ts";
 import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
+import { halfOpenClose } from "./investigations/half-open-close.ts";
 
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, passThroughBreakdown, gatewayProfile, jwtBreakdown];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };

@@ -175,10 +175,23 @@ export class RoomObject extends DurableObject<GatewayBindings> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // Completes the closing handshake on runtimes that do not reply to a close frame themselves.
-    // KNOWN GAP (issue 8, item 5; test/e2e/rooms.e2e.test.ts): when the room started the close from
-    // an RPC (push API DELETE), this close() is a no-op (close already sent), and workerd releases
-    // the TCP connection only when the idle object is evicted 10 s later. Not fixed yet.
+    // Answers a close the client started. Needed: workerd (1.20261102/1.20261117) neither answers
+    // it for a hibernatable socket nor releases the connection without this call (measured: the
+    // client gets no close frame, and TCP ends when the idle object is evicted, 10 s later).
+    //
+    // KNOWN GAP (issue 8, item 5; test/e2e/rooms.e2e.test.ts; bench/FINDINGS.md "Half-open
+    // close"): when the room closed first (push API DELETE, idle timeout, token expiry) and the
+    // client had never sent a frame, its TCP connection outlives the handshake until this object
+    // is evicted (10.0 s once the room is idle; while it stays busy, until the client gives up).
+    // Two runtime behaviours combine, and nothing the object can call reaches either:
+    // - kj's WebSocketPipe (the WebSocketPair): the pump carrying client frames into the pair
+    //   starts while the hibernation manager already waits for a frame; it hands the first frame
+    //   over, then pumps again without checking for a Close. If that first frame is the client's
+    //   Close, the pump then waits for a reader that never comes, so the proxy never ends. After
+    //   any earlier frame (even the runtime-answered "ping") the Close ends the pump: ~10 ms.
+    // - workerd's WebSocket holds its end of the pair (freeing it would abort that pump) until a
+    //   send completes after both closes, or close() runs before its own close went out. Here
+    //   the room's close went out first, so this close() returns at once, and only eviction frees it.
     closeQuietly(ws, sendableCode(code), reason);
     this.#gone(ws, code, reason);
   }
@@ -223,6 +236,7 @@ export class RoomObject extends DurableObject<GatewayBindings> {
     return { delivered: connection ? this.#deliver(connection, frames.message(null, data, Date.now(), connectionId)) : false };
   }
 
+  /** Closes one connection; a client that never sent a frame keeps its TCP connection until eviction (webSocketClose says why). */
   disconnect(connectionId: string, code: number, reason: string): { closed: boolean } {
     const connection = this.#all().get(connectionId);
     if (!connection) return { closed: false };
