@@ -6,6 +6,7 @@
  */
 import type { AnyPolicy } from "../policy.ts";
 import { apiKeyPolicy } from "./api-key/index.ts";
+import { bodyLimitPolicy } from "./body-limit/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { roomPolicy } from "./room/index.ts";
@@ -13,6 +14,7 @@ import { roomPolicy } from "./room/index.ts";
 export const POLICIES: readonly AnyPolicy[] = [
   jwtPolicy, // authentication first: a JWT, then an API key
   apiKeyPolicy,
+  bodyLimitPolicy, // a body too large is refused before it is counted (as Kong orders them)
   rateLimitPolicy, // limits count only authenticated callers
   roomPolicy, // answers the request itself: last
 ];

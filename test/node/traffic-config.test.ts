@@ -16,6 +16,22 @@ const problemsOf = (table: unknown): string[] => {
   return result.problems;
 };
 
+describe("maxBodyBytes in the route table", () => {
+  it("accepts a route's limit and a table-wide defaults.maxBodyBytes", () => {
+    const table = loadRouteTable({ origins, defaults: { maxBodyBytes: 1024 }, routes: [{ ...ok, maxBodyBytes: 256 * 1024 * 1024 }] });
+    expect(table.defaults.maxBodyBytes).toBe(1024);
+    expect(table.routes[0]!.maxBodyBytes).toBe(256 * 1024 * 1024);
+  });
+
+  it.each([
+    [{ ...ok, maxBodyBytes: -1 }, "routes[0].maxBodyBytes: Too small: expected number to be >=0"],
+    [{ ...ok, maxBodyBytes: 1.5 }, "routes[0].maxBodyBytes: Invalid input: expected int, received number"],
+    [{ ...ok, maxBodyBytes: "1mb" }, "routes[0].maxBodyBytes: Invalid input: expected number, received string"],
+  ])("explains a bad limit: %j", (route, problem) => {
+    expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
+  });
+});
+
 describe("timeoutMs on a route", () => {
   it("is accepted on a route with an origin, within the origin's bounds", () => {
     expect(loadRouteTable({ origins, routes: [{ ...ok, timeoutMs: 2500 }] }).routes[0]!.timeoutMs).toBe(2500);
