@@ -9,6 +9,8 @@ import { apiKeyPolicy } from "./api-key/index.ts";
 import { bodyLimitPolicy } from "./body-limit/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
+import { redirectPolicy } from "./redirect/index.ts";
+import { respondPolicy } from "./respond/index.ts";
 import { roomPolicy } from "./room/index.ts";
 
 export const POLICIES: readonly AnyPolicy[] = [
@@ -16,5 +18,7 @@ export const POLICIES: readonly AnyPolicy[] = [
   apiKeyPolicy,
   bodyLimitPolicy, // a body too large is refused before it is counted (as Kong orders them)
   rateLimitPolicy, // limits count only authenticated callers
-  roomPolicy, // answers the request itself: last
+  roomPolicy, // the policies that answer the request themselves: last
+  respondPolicy,
+  redirectPolicy,
 ];

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { buildTableSchema, loadRouteTable, parseRouteTable } from "../../src/config/index.ts";
+import { compileTarget, targetProblem } from "../../src/policies/redirect/index.ts";
 import { definePolicy } from "../../src/policy.ts";
 
 const origins = { users: { url: "http://127.0.0.1:9001" } };
@@ -29,6 +30,61 @@ describe("maxBodyBytes in the route table", () => {
     [{ ...ok, maxBodyBytes: "1mb" }, "routes[0].maxBodyBytes: Invalid input: expected number, received string"],
   ])("explains a bad limit: %j", (route, problem) => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
+  });
+});
+
+describe("respond routes in the route table", () => {
+  const respond = (value: unknown, extra: Record<string, unknown> = {}) => ({ id: "r", path: "/r", auth: "none", respond: value, ...extra });
+
+  it("needs no origin and fills a 200 status", () => {
+    const table = loadRouteTable({ origins, routes: [respond({ json: { ok: true } })] });
+    expect(table.routes[0]!.respond).toEqual({ status: 200, json: { ok: true } });
+  });
+
+  it.each([
+    [respond({ json: 1, body: "x" }), "routes[0].respond.body: use json or body, not both"],
+    [respond({ status: 204, body: "x" }), "routes[0].respond.status: a 204 answer has no body: remove json/body or use another status"],
+    [respond({ status: 101 }), "routes[0].respond.status: Too small: expected number to be >=200"],
+    [respond({ headers: { "Content-Length": "3" } }), `routes[0].respond.headers["content-length"]: "content-length" is managed by the gateway and cannot be set`],
+    [respond({ headers: { "x-a": "a\nb" } }), `routes[0].respond.headers["x-a"]: must be visible ASCII (no line breaks)`],
+    [respond({}, { origin: "users" }), "routes[0].origin: a respond route has no origin: remove origin"],
+    [respond({}, { responseHeaders: { set: { "x-a": "1" } } }), "routes[0].responseHeaders: a respond route has no origin: remove responseHeaders (use respond.headers)"],
+    [respond({}, { rewrite: "/x" }), "routes[0].rewrite: a respond route has no origin: remove rewrite"],
+    [respond({}, { redirect: { to: "/x" } }), "routes[0].redirect: use respond or redirect, not both"],
+    [respond({}, { timeoutMs: 1000 }), "routes[0].timeoutMs: a route without an origin has no origin timeout to override"],
+  ])("explains a bad respond route: %j", (route, problem) => {
+    expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
+  });
+});
+
+describe("redirect routes in the route table", () => {
+  const redirect = (value: unknown, path = "/old/:id") => ({ id: "r", path, auth: "none", redirect: value });
+
+  it("needs no origin and fills status 302", () => {
+    const table = loadRouteTable({ origins, routes: [redirect({ to: "https://new.example.com/items/:id" })] });
+    expect(table.routes[0]!.redirect).toEqual({ to: "https://new.example.com/items/:id", status: 302, preserveQuery: false });
+  });
+
+  it.each([
+    [redirect({ to: "/x", status: 303 }), "routes[0].redirect.status: must be 301, 302, 307 or 308"],
+    [redirect({ to: "/x", status: 200 }), "routes[0].redirect.status: must be 301, 302, 307 or 308"],
+    [redirect({ to: "new/:id" }), "routes[0].redirect.to: must be an absolute http(s) URL or a path starting with /"],
+    [redirect({ to: "//evil.example/:id" }), "routes[0].redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
+    [redirect({ to: "/\\evil.example" }), "routes[0].redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
+    [redirect({ to: "https://:id.example.com/" }), "routes[0].redirect.to: parameters may only go in the path, query or fragment, never in the host"],
+    [redirect({ to: "javascript://x/%0aalert(1)" }), "routes[0].redirect.to: must use http or https"],
+    [redirect({ to: "https://user:pw@example.com/" }), "routes[0].redirect.to: must not carry credentials"],
+    [redirect({ to: "/a b" }), "routes[0].redirect.to: must be visible ASCII without spaces (percent-encode the rest)"],
+    [redirect({ to: "/new/:other" }), `routes[0].redirect.to: parameter ":other" is not in the path`],
+  ])("explains a bad redirect: %j", (route, problem) => {
+    expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
+  });
+
+  it("puts parameters only after the host, and reads a port as a port", () => {
+    expect(compileTarget("https://new.example.com:8443/i/:id?from=:id#:id")).toEqual([
+      "https://new.example.com:8443", "/i/", { param: "id" }, "?from=", { param: "id" }, "#", { param: "id" },
+    ]);
+    expect(targetProblem("https://new.example.com:8443/i/:id")).toBeUndefined();
   });
 });
 
