@@ -7,6 +7,7 @@
 import type { AnyPolicy } from "../policy.ts";
 import { apiKeyPolicy } from "./api-key/index.ts";
 import { bodyLimitPolicy } from "./body-limit/index.ts";
+import { corsPolicy } from "./cors/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { redirectPolicy } from "./redirect/index.ts";
@@ -14,6 +15,7 @@ import { respondPolicy } from "./respond/index.ts";
 import { roomPolicy } from "./room/index.ts";
 
 export const POLICIES: readonly AnyPolicy[] = [
+  corsPolicy, // table-wide, outermost: preflights before everything, CORS headers on every answer
   jwtPolicy, // authentication first: a JWT, then an API key
   apiKeyPolicy,
   bodyLimitPolicy, // a body too large is refused before it is counted (as Kong orders them)

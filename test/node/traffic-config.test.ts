@@ -6,7 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { buildTableSchema, loadRouteTable, parseRouteTable } from "../../src/config/index.ts";
-import { compileTarget, targetProblem } from "../../src/policies/redirect/index.ts";
+import { readOrigin } from "../../src/policies/cors/index.ts";
+import { targetProblem } from "../../src/policies/redirect/index.ts";
+import { compileTarget } from "../../src/policies/redirect/index.ts";
 import { definePolicy } from "../../src/policy.ts";
 
 const origins = { users: { url: "http://127.0.0.1:9001" } };
@@ -16,6 +18,61 @@ const problemsOf = (table: unknown): string[] => {
   if (result.ok) throw new Error("expected the table to be invalid");
   return result.problems;
 };
+const cors = (extra: Record<string, unknown>) => ({ allowOrigins: ["https://app.example.com"], ...extra });
+
+describe("cors in the route table", () => {
+  it("accepts exact origins, host-suffix patterns, and the table-wide default as defaults.cors", () => {
+    const table = loadRouteTable({
+      origins,
+      defaults: { cors: { allowOrigins: ["https://app.example.com", "https://*.example.org", "http://localhost:5173"], allowCredentials: true, maxAgeSec: 600 } },
+      routes: [ok, { ...ok, id: "own", path: "/own", cors: cors({ exposeHeaders: ["X-Total"] }) }, { ...ok, id: "off", path: "/off", cors: false }],
+    });
+    expect(table.defaults.cors.allowCredentials).toBe(true);
+    expect(table.routes[1]!.cors.exposeHeaders).toEqual(["x-total"]);
+    expect(table.routes[2]!.cors).toBe(false);
+  });
+
+  it.each([
+    [cors({ allowOrigins: ["*"], allowCredentials: true }), `routes[0].cors.allowOrigins: "*" cannot be used with allowCredentials: list the origins that may send credentials`],
+    [cors({ allowOrigins: ["https://app.example.com/"] }), "routes[0].cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
+    [cors({ allowOrigins: ["https://app.example.com/v1"] }), "routes[0].cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
+    [cors({ allowOrigins: ["https://*example.com"] }), `routes[0].cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
+    [cors({ allowOrigins: ["https://app.*.com"] }), `routes[0].cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
+    [cors({ allowOrigins: ["https://*.com"] }), `routes[0].cors.allowOrigins[0]: the host suffix after "*." needs two labels or more (https://*.example.com), or the pattern would allow a whole top-level domain`],
+    [cors({ allowOrigins: ["*.example.com"] }), "routes[0].cors.allowOrigins[0]: must be an origin such as https://app.example.com (scheme://host[:port])"],
+    [cors({ allowOrigins: ["ftp://files.example.com"] }), "routes[0].cors.allowOrigins[0]: must use http or https"],
+    [cors({ allowOrigins: ["null"] }), `routes[0].cors.allowOrigins[0]: "null" cannot be allowed: sandboxed frames, data: and file: pages all send it, so any site can produce it`],
+    [cors({ allowOrigins: ["*", "https://app.example.com"] }), `routes[0].cors.allowOrigins[0]: "*" allows every origin; it must be the only entry`],
+    [cors({ allowOrigins: [] }), "routes[0].cors.allowOrigins: list at least one origin"],
+    [cors({ allowCredentials: true, allowHeaders: ["*"] }), `routes[0].cors.allowHeaders[0]: "*" is read literally when allowCredentials is true: list the header names`],
+    [cors({ allowCredentials: true, exposeHeaders: ["x-a", "*"] }), `routes[0].cors.exposeHeaders[1]: "*" is read literally when allowCredentials is true: list the header names`],
+    [cors({ allowHeaders: ["bad header"] }), `routes[0].cors.allowHeaders[0]: must be an HTTP header name or "*"`],
+    [cors({ maxAgeSec: 100_000 }), "routes[0].cors.maxAgeSec: Too big: expected number to be <=86400"],
+  ])("explains a bad cors: %j", (value, problem) => {
+    expect(problemsOf({ origins, routes: [{ ...ok, cors: value }] })).toEqual([problem]);
+  });
+
+  it("checks defaults.cors by the same rules, under its own path", () => {
+    expect(problemsOf({ origins, defaults: { cors: { allowOrigins: ["*"], allowCredentials: true } }, routes: [ok] }))
+      .toEqual([`defaults.cors.allowOrigins: "*" cannot be used with allowCredentials: list the origins that may send credentials`]);
+  });
+
+  it("refuses cors on a WebSocket route, and access-control-* response headers where cors writes them", () => {
+    expect(problemsOf({ origins, routes: [{ ...ok, websocket: true, cors: cors({}) }] }))
+      .toEqual(["routes[0].cors: a WebSocket route is not subject to CORS (browsers send Origin on the upgrade: check it with room.allowedOrigins)"]);
+    expect(problemsOf({ origins, defaults: { cors: cors({}) }, routes: [{ ...ok, responseHeaders: { set: { "Access-Control-Allow-Origin": "*" } } }] }))
+      .toEqual([`routes[0].responseHeaders.set["access-control-allow-origin"]: "access-control-allow-origin" is written by the route's cors settings`]);
+    // Without gateway CORS on the route, the route may set them itself.
+    expect(parseRouteTable({ origins, routes: [{ ...ok, responseHeaders: { set: { "access-control-allow-origin": "*" } } }] }).ok).toBe(true);
+  });
+
+  it("normalizes an exact origin to what a browser sends, and keeps a pattern's port", () => {
+    expect(readOrigin("HTTPS://App.Example.com:443")).toEqual({ exact: "https://app.example.com" });
+    expect(readOrigin("http://[::1]:8080")).toEqual({ exact: "http://[::1]:8080" });
+    expect(readOrigin("https://*.example.com:8443")).toEqual({ scheme: "https", suffix: ".example.com:8443" });
+    expect(readOrigin("https://*.example.com:443")).toEqual({ scheme: "https", suffix: ".example.com" });
+  });
+});
 
 describe("maxBodyBytes in the route table", () => {
   it("accepts a route's limit and a table-wide defaults.maxBodyBytes", () => {
