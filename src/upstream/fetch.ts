@@ -12,6 +12,7 @@
 import { coreErrors } from "../errors.ts";
 
 export async function fetchOrigin(url: string, init: RequestInit, timeoutMs: number, stop?: AbortSignal): Promise<Response> {
+  if (stop?.aborted) throw stop.reason;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   if (stop) stop.addEventListener("abort", () => controller.abort(stop.reason), { once: true });

@@ -34,7 +34,8 @@ beforeAll(async () => {
       routes: [
         { id: "users", path: "/v1/users/:id", origin: "echo", auth: "none", rewrite: "/users/:id" },
         { id: "public", path: "/v1/public/*", origin: "echo", auth: "none", stripPrefix: "/v1" },
-        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none" },
+        // A body limit above the upload: limits are enforced while streaming, never by buffering.
+        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none", maxBodyBytes: 256 * MB },
         { id: "download", path: "/download", methods: ["GET"], origin: "echo", auth: "none" },
         { id: "slow", path: "/slow", origin: "slow", auth: "none" },
         { id: "closed", path: "/closed", origin: "closed", auth: "none" },
@@ -100,6 +101,29 @@ describe("streaming through the gateway", () => {
     }));
     expect(result.bodyBytes).toBe(size);
     expect(result.bodySha256).toBe(expected.digest("hex"));
+    console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
+    expect(peak - baseline).toBeLessThan(48 * MB);
+  });
+
+  it("streams a 128 MB chunked upload (counted against the 256 MB limit) without holding it in memory", async () => {
+    const size = 128 * MB;
+    const baseline = gateway.rss();
+    const chunk = Buffer.alloc(MB, 0x63);
+    const expected = createHash("sha256");
+    for (let i = 0; i < size / MB; i++) expected.update(chunk);
+    const body = Readable.from((function* () { for (let i = 0; i < size / MB; i++) yield chunk; })());
+    const { result, peak } = await sampleRss(new Promise<{ bodyBytes: number; bodySha256: string; headers: Record<string, string> }>((resolve, reject) => {
+      const req = httpRequest(`${gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", "transfer-encoding": "chunked" } }, (res) => {
+        let text = "";
+        res.on("data", (c) => { text += c; });
+        res.on("end", () => resolve(JSON.parse(text)));
+      });
+      req.on("error", reject);
+      body.pipe(req);
+    }));
+    expect(result.bodyBytes).toBe(size);
+    expect(result.bodySha256).toBe(expected.digest("hex"));
+    expect(result.headers["transfer-encoding"]).toBe("chunked");
     console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
     expect(peak - baseline).toBeLessThan(48 * MB);
   });

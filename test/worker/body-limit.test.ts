@@ -3,6 +3,7 @@
  * limit is refused before any origin contact; a body without one streams to the origin and is cut
  * off with 413 as soon as it crosses the limit; bodies under the limit arrive whole.
  */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 
@@ -15,8 +16,11 @@ const call = gatewayFor({
     route("large", "/large", { maxBodyBytes: 4 * 1024 * KB }),
     route("empty-only", "/empty-only", { maxBodyBytes: 0 }),
     route("down", "/down", { origin: "closed", maxBodyBytes: 10 }),
+    // A rate limit's Durable Object call before forwarding: the body crosses the limit first.
+    route("counted", "/counted", { origin: "patient", maxBodyBytes: 10, rateLimit: { plan: "many", by: "ip" } }),
   ],
-  origins: { closed: { url: "http://127.0.0.1:1" } },
+  plans: { many: { rate: { limit: 1000, per: "1s" } } },
+  origins: { closed: { url: "http://127.0.0.1:1" }, patient: { url: env.ECHO_ORIGIN, timeoutMs: 5000 } },
 });
 
 /** A body without a declared length (sent chunked), of `chunks` chunks of `size` bytes. */
@@ -72,6 +76,14 @@ describe("a body without a declared length", () => {
     expect((await errorOf(response)).code).toBe("payload_too_large");
     // 64 KiB is 64 chunks; a few more may be in flight, never the 10,000.
     expect(pulled()).toBeLessThan(100);
+  });
+
+  it("that crosses the limit before forwarding starts is 413 at once, not after the origin's timeout", async () => {
+    const { body } = streamed(3, KB);
+    const started = Date.now();
+    const response = await call("/counted", { method: "POST", body });
+    expect(response.status).toBe(413);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("still reads as the origin's fault when the origin is down and the body is under the limit", async () => {
