@@ -21,6 +21,7 @@ const call = gatewayFor({
   },
   routes: [
     route("me", "/v1/me", { auth: { authorizer: "main" } }),
+    route("admin", "/v1/admin", { auth: { authorizer: "main", scopes: ["admin"] } }),
     route("counted", "/v1/counted", { rateLimit: { plan: "one", by: "ip" } }),
     route("items", "/v1/items/:id", { methods: ["GET", "DELETE"] }),
     route("open", "/v1/open", { cors: { allowOrigins: ["*"], allowHeaders: ["content-type"] } }),
@@ -120,15 +121,16 @@ describe("an actual response", () => {
     });
   });
 
-  it.each([
+  it.each<[string, string, { method?: string; body?: string; headers?: Record<string, string> }, number, string]>([
     ["the JWT route's 401", "/v1/me", {}, 401, "token_missing"],
+    ["the JWT route's 403", "/v1/admin", { headers: { authorization: `Bearer ${token}` } }, 403, "insufficient_scope"],
     ["the core's 404", "/nowhere", {}, 404, "not_found"],
     ["the core's 405", "/v1/items/7", { method: "POST" }, 405, "method_not_allowed"],
     ["the core's 400 for a refused path", "/v1/%2e%2e%2f", {}, 400, "bad_path"],
     ["a 413 from the body limit", "/v1/limited", { method: "POST", body: "12345" }, 413, "payload_too_large"],
     ["a 502 from an unreachable origin", "/v1/broken", {}, 502, "origin_unreachable"],
   ])("carries them on %s, so browser code can read the error", async (_what, path, init, status, code) => {
-    const response = await call(path, { ...init, headers: { origin: APP } });
+    const response = await call(path, { ...init, headers: { ...init.headers, origin: APP } });
     expect(response.status).toBe(status);
     expect(response.headers.get("access-control-allow-origin")).toBe(APP);
     expect(response.headers.get("access-control-allow-credentials")).toBe("true");
