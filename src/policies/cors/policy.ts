@@ -12,8 +12,10 @@
  *   instance; a table holds one per route);
  * - it writes its headers onto Hono's placeholder `c.res` before `next()` and calls `c.header()`
  *   after it, which makes Hono rebuild the response twice (context.js `set res` copies the old
- *   headers into a new Response; `header()` on a finalized context creates another). The gateway
- *   builds each response once (forward.ts: the rebuild measured 15-27 us, bench/FINDINGS.md).
+ *   headers into a new Response; `header()` on a finalized context creates another). Measured in
+ *   workerd (a Hono app answering an allowed origin with a fresh Response, credentials and one
+ *   exposed header; medians of 9 interleaved rounds of 20,000 requests on the shared 2-core
+ *   machine): +22 us per request with hono/cors, +7 us with this middleware (9.8 us bare).
  * Its handling of Vary (Origin appended unless the origin is "*") is kept here.
  */
 import { HTTP_METHODS, type CoreRoute } from "../../config/core.ts";
