@@ -59,6 +59,22 @@ export function setResponseHeader(c: GatewayContext, name: string, value: string
 }
 
 /**
+ * Edits the final response's headers in one go (several names at once), copying the response once
+ * if its headers are immutable. `edit` may run twice (the copy is edited afresh when the first
+ * attempt hits immutable headers), so it must only set and delete.
+ */
+export function editResponseHeaders(c: GatewayContext, edit: (headers: Headers) => void): void {
+  try {
+    edit(c.res.headers);
+  } catch {
+    const res = c.res;
+    const copy = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    edit(copy.headers);
+    replaceResponse(c, copy);
+  }
+}
+
+/**
  * Replaces `c.res` without Hono's merge: assigning over an existing response makes Hono copy the
  * old response's headers into the new one (a rebuild, and an origin's headers on a gateway error).
  */

@@ -1,6 +1,7 @@
 /**
  * What a policy is. A policy is one folder under src/policies/ that exports one definition:
- * - the config it owns: route fields, members of a route's `auth` object, table-wide fields, each
+ * - the config it owns: route fields, members of a route's `auth` object, table-wide fields and
+ *   members of the table's `defaults` object (table-wide defaults of its route fields), each
  *   a zod fragment (src/config/table.ts merges them into the one route-table schema, from which the
  *   runtime validation, the types, routes.schema.json and the docs' option tables all come);
  * - its cross-field checks, which run over the raw table even when a field failed, so one run of
@@ -27,8 +28,12 @@ type Out<S extends Shape> = z.output<z.ZodObject<S>>;
 export type PolicyRoute<R extends Shape, A extends Shape> = Omit<CoreRoute, "auth"> & Out<R> & {
   auth: "none" | (Out<A> & Record<string, unknown>);
 };
-/** The table as a policy sees it: the core fields and its own table-wide fields. */
-export type PolicyTable<T extends Shape> = Omit<CoreTable, "routes"> & Out<T> & { routes: readonly (CoreRoute & Record<string, unknown>)[] };
+/** The table as a policy sees it: the core fields, its own table-wide fields and its own members of `defaults`. */
+export type PolicyTable<T extends Shape, D extends Shape = {}> = Omit<CoreTable, "routes"> & Out<T> & {
+  routes: readonly (CoreRoute & Record<string, unknown>)[];
+  /** Present when some policy declares `defaultsFields` (the schema then fills it with `{}`). */
+  defaults?: Out<D> & Record<string, unknown>;
+};
 
 export type { Loose };
 
@@ -42,7 +47,7 @@ export interface CheckContext {
   issue(message: string, ...path: (string | number)[]): void;
 }
 
-export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Shape, T extends Shape = Shape> {
+export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Shape, T extends Shape = Shape, D extends Shape = Shape> {
   /** The policy's name (folder name), used in docs and the console's pipeline view. */
   name: string;
   /** One sentence for docs: what the policy does. */
@@ -53,6 +58,12 @@ export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Sha
   authFields?: A;
   /** Table-wide fields this policy owns (`{ authorizers: ..., }`). */
   tableFields?: T;
+  /**
+   * Members of the table's one `defaults` object this policy owns: table-wide defaults of its route
+   * fields (`{ cors: CorsSchema.optional() }` reads as `defaults.cors`). Several policies share the
+   * object, each with its own members; a route's own field wins over the default.
+   */
+  defaultsFields?: D;
   /** True when the route's `auth` object names a way to authenticate that this policy provides. */
   authenticates?(auth: Loose): boolean;
   /** True when this policy answers the route's requests itself, so the route needs no origin. */
@@ -66,18 +77,18 @@ export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Sha
    * verified token or key). They are gateway-owned on every route of the table: a client's copy is
    * always removed, on routes without this policy too.
    */
-  originHeaders?(table: PolicyTable<T>): Iterable<string>;
+  originHeaders?(table: PolicyTable<T, D>): Iterable<string>;
   /** Client credentials that never reach the origin on this route: header names and query parameters. */
-  withheld?(route: PolicyRoute<R, A>, table: PolicyTable<T>): { headers?: string[]; query?: string[] };
+  withheld?(route: PolicyRoute<R, A>, table: PolicyTable<T, D>): { headers?: string[]; query?: string[] };
   /** The route's middleware, or undefined when the route does not use this policy. Throws TypeError on bad options. */
-  create(route: PolicyRoute<R, A>, table: PolicyTable<T>): GatewayMiddleware | undefined;
+  create(route: PolicyRoute<R, A>, table: PolicyTable<T, D>): GatewayMiddleware | undefined;
   /**
    * Table-wide middleware around routing, for every request of the gateway's routes (not the admin
    * API): it runs before the match, so it also sees the 400, 404 and 405 the core answers (CORS
    * headers on every error, a preflight answered before a 405). `routes` finds the route a request
    * would match with another method. Undefined when the table does not use it.
    */
-  wrap?(table: PolicyTable<T>, routes: RouteLookup): GatewayMiddleware | undefined;
+  wrap?(table: PolicyTable<T, D>, routes: RouteLookup): GatewayMiddleware | undefined;
 }
 
 /** A compiled route as table-wide middleware sees it. */
@@ -92,10 +103,10 @@ export interface RouteLookup {
 }
 
 /** Identity helper that keeps a definition's fragments typed in its `create` and checks. */
-export function definePolicy<R extends Shape = {}, A extends Shape = {}, T extends Shape = {}>(definition: PolicyDefinition<R, A, T>): PolicyDefinition<R, A, T> {
+export function definePolicy<R extends Shape = {}, A extends Shape = {}, T extends Shape = {}, D extends Shape = {}>(definition: PolicyDefinition<R, A, T, D>): PolicyDefinition<R, A, T, D> {
   return definition;
 }
 
 /** A definition of any policy, as the list holds them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyPolicy = PolicyDefinition<any, any, any>;
+export type AnyPolicy = PolicyDefinition<any, any, any, any>;

@@ -15,8 +15,25 @@ export function buildTableSchema(policies: readonly AnyPolicy[]): z.ZodType<Omit
   return tableSchema(policies) as unknown as z.ZodType<Omit<CoreTable, "routes"> & { routes: (CoreRoute & Loose)[] } & Loose, unknown>;
 }
 
+/**
+ * One fragment kind of every policy merged into one shape. Two policies declaring the same member
+ * would silently replace each other's schema (zod merges by key), so that is a startup TypeError.
+ */
+function mergeFragments(policies: readonly AnyPolicy[], kind: "routeFields" | "authFields" | "tableFields" | "defaultsFields", taken: Record<string, string> = {}): Record<string, z.ZodType> {
+  const merged: Record<string, z.ZodType> = {};
+  for (const policy of policies) {
+    for (const [key, schema] of Object.entries((policy[kind] ?? {}) as Record<string, z.ZodType>)) {
+      const owner = taken[key];
+      if (owner !== undefined) throw new TypeError(`policies "${owner}" and "${policy.name}" both declare the ${kind} member "${key}"`);
+      taken[key] = policy.name;
+      merged[key] = schema;
+    }
+  }
+  return merged;
+}
+
 function tableSchema(policies: readonly AnyPolicy[]) {
-  const authFields = Object.assign({}, ...policies.map((p) => p.authFields ?? {})) as Record<string, z.ZodType>;
+  const authFields = mergeFragments(policies, "authFields");
   const authenticators = policies.filter((p) => p.authenticates);
   const AuthObject = z.strictObject(authFields).refine(
     (auth) => authenticators.some((p) => p.authenticates!(auth as Loose)),
@@ -28,17 +45,24 @@ function tableSchema(policies: readonly AnyPolicy[]) {
       : `must be "none" or an object such as { "authorizer": NAME } or { "apiKey": true }`,
   }).describe(`How callers authenticate. "none" makes a public route explicit.`);
 
+  const core = (shape: object) => Object.fromEntries(Object.keys(shape).map((key) => [key, "core"]));
   const RouteSchema = z.strictObject({
     ...coreRouteFields,
     auth: RouteAuthSchema,
-    ...Object.assign({}, ...policies.map((p) => p.routeFields ?? {})),
+    ...mergeFragments(policies, "routeFields", core({ ...coreRouteFields, auth: true })),
   });
+  const defaultsFields = mergeFragments(policies, "defaultsFields");
+  const defaults = Object.keys(defaultsFields).length === 0 ? {} : {
+    defaults: z.strictObject(defaultsFields).default({})
+      .describe(`Table-wide defaults of route fields (${Object.keys(defaultsFields).join(", ")}); a route's own value wins.`),
+  };
   return z.strictObject({
     $schema: z.string().optional(),
     origins: z.record(z.string().regex(ORIGIN_NAME, "origin names are letters, digits, _ and -"), OriginSchema)
       .describe("Named origin backends."),
     routes: z.array(RouteSchema).describe("Routes, matched by host, method and path (see docs/routes.md)."),
-    ...Object.assign({}, ...policies.map((p) => p.tableFields ?? {})),
+    ...mergeFragments(policies, "tableFields", core({ $schema: true, origins: true, routes: true, admin: true, defaults: true })),
+    ...defaults,
     admin: AdminSchema,
     // `when` runs the cross-field checks even when a field failed, so one run lists every problem.
   }).check(z.superRefine((table, ctx) => checkTable(table, ctx, policies), { when: () => true }));
@@ -52,6 +76,9 @@ function checkTable(table: unknown, ctx: z.RefinementCtx, policies: readonly Any
   if (!isObject(table) || !Array.isArray(table.routes)) return;
   const origins = isObject(table.origins) ? table.origins : {};
   const routes = table.routes as unknown[];
+  // The fields that let a route go without an origin (a room, a static answer, a redirect).
+  const answerFields = policies.filter((p) => p.answers).map((p) => Object.keys(p.routeFields ?? {})[0]).filter((f) => f !== undefined);
+  const answering = answerFields.length === 0 ? "" : ` (or ${answerFields.length === 1 ? "a " : "one of: "}${answerFields.join(", ")})`;
   const ids = new Map<string, number>();
   const shapes = new Map<string, number>();
   routes.forEach((route, i) => {
@@ -70,7 +97,8 @@ function checkTable(table: unknown, ctx: z.RefinementCtx, policies: readonly Any
     const check: CheckContext = { table, route, index: i, issue };
     for (const policy of policies) policy.checkRoute?.(check);
     const answeredBy = policies.find((p) => p.answers?.(route));
-    if (answeredBy === undefined && route.origin === undefined) issue("required: the origin to forward to (or a room)", "origin");
+    if (answeredBy === undefined && route.origin === undefined) issue(`required: the origin to forward to${answering}`, "origin");
+    if (route.timeoutMs !== undefined && route.origin === undefined) issue("a route without an origin has no origin timeout to override", "timeoutMs");
     if (path === undefined || pathPatternProblems(path).length > 0) return;
     const adminPrefix = isObject(table.admin) ? (str(table.admin.pathPrefix) ?? "/_gateway") : undefined;
     if (adminPrefix && (path + "/").startsWith(adminPrefix + "/")) issue(`is under the admin prefix "${adminPrefix}"`, "path");

@@ -15,12 +15,12 @@ export const GATEWAY_OWNED_REQUEST_HEADERS = [
   "transfer-encoding", "upgrade", "content-length", "x-forwarded-for", "x-forwarded-host",
   "x-forwarded-proto", "forwarded", "x-request-id", "cf-connecting-ip", "x-real-ip",
 ] as const;
-const GATEWAY_OWNED_RESPONSE_HEADERS = [
+export const GATEWAY_OWNED_RESPONSE_HEADERS = [
   "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "x-request-id", "trailer",
 ] as const;
 
 // Visible ASCII and spaces/tabs inside; no CR/LF, so a configured value can never split a header.
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const ORIGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 // One path segment of a pattern: RFC 3986 pchar without ';' (the gateway refuses ';' in paths),
@@ -98,6 +98,8 @@ export const coreRouteFields = {
     .describe("Host to match: exact (api.example.com) or wildcard (*.example.com). Omitted: any host."),
   path: PathPattern.describe("Path pattern: static segments, :params, and a final * for the rest of the path."),
   origin: z.string().optional().describe("Name of the origin in `origins` to forward to (every route but one a policy answers, such as a room)."),
+  timeoutMs: z.number().int().min(1).max(300_000).optional()
+    .describe("How long this route waits for the origin's response headers before answering 504, instead of the origin's timeoutMs."),
   websocket: z.boolean().optional().describe("Proxy WebSocket upgrades to the origin's WebSocket."),
   rewrite: PathPattern.optional()
     .describe("Path sent to the origin; :params and * are substituted from the match."),
@@ -129,6 +131,13 @@ export interface CoreTable {
   routes: CoreRoute[];
   admin?: z.output<typeof AdminSchema>;
 }
+
+/**
+ * Route fields that only mean something when the route forwards to an origin: a policy that answers
+ * routes itself (a static answer, a redirect) reports them, so such a route never carries a setting
+ * that silently does nothing.
+ */
+export const FORWARDING_FIELDS = ["origin", "websocket", "rewrite", "stripPrefix", "forwardUnderscoreHeaders", "requestHeaders", "responseHeaders"] as const;
 
 /** Names of a table's own keys, for policies' reference checks. */
 export const NAMES_OF = (v: unknown): Set<string> => new Set(isObject(v) ? Object.keys(v) : []);

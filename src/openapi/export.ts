@@ -52,6 +52,8 @@ export const EXT = {
   claims: "x-edge-gateway-claims",
   authorizer: "x-edge-gateway-authorizer",
   omitted: "x-edge-gateway-omitted",
+  respond: "x-edge-gateway-respond",
+  redirect: "x-edge-gateway-redirect",
 } as const;
 
 const OPENAPI_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
@@ -249,6 +251,9 @@ function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationCo
   if (ctx.keyDiffers) operation[EXT.path] = route.path;
   if (ctx.websocket) operation[EXT.websocket] = true;
   if (isObject(route.room) && str(route.room.name)) operation[EXT.room] = { name: route.room.name };
+  // A static or redirect route's answer is public by nature (every caller gets it): carried whole.
+  if (isObject(route.respond)) operation[EXT.respond] = route.respond;
+  if (isObject(route.redirect)) operation[EXT.redirect] = route.redirect;
   if (auth?.claims !== undefined) operation[EXT.claims] = auth.claims;
   if (plan) operation[EXT.rateLimit] = { plan, by: str(rateLimit?.by), ...(typeof route.cost === "number" && route.cost !== 1 ? { cost: route.cost } : {}) };
   return operation;

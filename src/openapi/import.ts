@@ -122,6 +122,8 @@ class Importer {
   private readonly shapes = new Map<string, string>();
   private readonly routeFields: Set<string>;
   private readonly tableFields: Set<string>;
+  /** Members of the table's `defaults` the policies declare (`defaults.cors`). */
+  private readonly defaultsFields: Set<string>;
   private readonly hasRooms: boolean;
   private apiKeyHeader: string | undefined;
   private defaultOrigin: string | undefined;
@@ -141,6 +143,7 @@ class Importer {
     this.givenOrigins = new Map(Object.entries(options.origins ?? {}));
     this.routeFields = new Set(options.policies.flatMap((p) => Object.keys(p.routeFields ?? {})));
     this.tableFields = new Set(options.policies.flatMap((p) => Object.keys(p.tableFields ?? {})));
+    this.defaultsFields = new Set(options.policies.flatMap((p) => Object.keys(p.defaultsFields ?? {})));
     this.hasRooms = this.routeFields.has("room");
   }
 
@@ -633,6 +636,12 @@ class Importer {
       return true;
     }
     if (op[EXT.websocket] === true) route.websocket = true;
+    // Our own export of a static or redirect route: its answer, carried whole.
+    for (const field of ["respond", "redirect"] as const) {
+      if (!isObject(op[EXT[field]])) continue;
+      if (this.routeFields.has(field)) { route[field] = op[EXT[field]]; return true; }
+      this.note([...at, EXT[field]], `this gateway has no \`${field}\` route field; the route forwards to the document's server instead`);
+    }
     if (!integration) {
       const servers = op.servers ?? item.servers;
       route.origin = Array.isArray(servers) && servers.length > 0 && !this.exported
@@ -915,7 +924,7 @@ class Importer {
 
   private cors(value: unknown, at: Path): void {
     if (!isObject(value)) return;
-    if (!this.routeFields.has("cors") && !this.tableFields.has("cors")) {
+    if (!this.routeFields.has("cors") && !this.tableFields.has("cors") && !this.defaultsFields.has("cors")) {
       this.note(at, "CORS not imported: this gateway has no `cors` field");
       return;
     }
@@ -937,7 +946,9 @@ class Importer {
     }
     const table: Loose = { origins: Object.fromEntries(this.origins), routes: this.routes };
     if (this.corsConfig) {
-      if (this.tableFields.has("cors")) table.cors = this.corsConfig;
+      // API Gateway's CORS applies to the whole API: the table-wide default where the gateway has one.
+      if (this.defaultsFields.has("cors")) table.defaults = { ...(isObject(table.defaults) ? table.defaults : {}), cors: this.corsConfig };
+      else if (this.tableFields.has("cors")) table.cors = this.corsConfig;
       else for (const route of this.routes) route.cors = this.corsConfig;
     }
     if (this.authorizers.size) table.authorizers = Object.fromEntries(this.authorizers);

@@ -68,7 +68,9 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
       const middleware = policy.create(route, table);
       if (middleware) { chain.push(middleware); names.push(policy.name); }
     }
-    const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
+    const shared = route.origin === undefined ? undefined : origins.get(route.origin)!;
+    // A route's own timeoutMs overrides its origin's, for this route only.
+    const origin = shared && route.timeoutMs !== undefined ? { ...shared, timeoutMs: route.timeoutMs } : shared;
     const requestEdits = edits(route.requestHeaders, withheldHeaders);
     // One precomputed set per route, so forwarding does one lookup per client header.
     requestEdits.drop = clientDropSet(requestEdits.remove);

@@ -14,6 +14,16 @@ import { fetchOrigin } from "./fetch.ts";
 import { applyResponseEdits, connectionTokens, forwardingHeaders, HOP_BY_HOP, type HeaderEdits } from "./headers.ts";
 import type { CompiledOrigin, PathBuilder, QueryFilter } from "./target.ts";
 
+declare module "hono" {
+  interface ContextVariableMap {
+    /**
+     * Set by a policy that may have to abandon the request while its body streams to the origin
+     * (a body limit): aborting it aborts the origin fetch, and its reason is the answer.
+     */
+    stopForwarding: AbortSignal | undefined;
+  }
+}
+
 /** Where a matched request goes and what changes on the way; compiled once per route. */
 export interface ForwardPlan {
   origin: CompiledOrigin;
@@ -51,7 +61,7 @@ export async function forwardToOrigin(c: GatewayContext, plan: ForwardPlan, matc
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
   const target = origin.base + plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);
   const sent = Date.now();
-  const response = await fetchOrigin(target, { method: request.method, headers, body }, origin.timeoutMs);
+  const response = await fetchOrigin(target, { method: request.method, headers, body }, origin.timeoutMs, c.get("stopForwarding"));
   c.set("originMs", Date.now() - sent);
   const out = new Response(response.body, response);
   let named: Set<string>;

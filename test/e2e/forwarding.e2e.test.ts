@@ -6,7 +6,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startEchoOrigin, streamBytes } from "../support/echo-origin.ts";
+import { startEchoOrigin, streamBytes, type Echo } from "../support/echo-origin.ts";
 import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -34,7 +34,8 @@ beforeAll(async () => {
       routes: [
         { id: "users", path: "/v1/users/:id", origin: "echo", auth: "none", rewrite: "/users/:id" },
         { id: "public", path: "/v1/public/*", origin: "echo", auth: "none", stripPrefix: "/v1" },
-        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none" },
+        // A body limit above the upload: limits are enforced while streaming, never by buffering.
+        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none", maxBodyBytes: 256 * MB },
         { id: "download", path: "/download", methods: ["GET"], origin: "echo", auth: "none" },
         { id: "slow", path: "/slow", origin: "slow", auth: "none" },
         { id: "closed", path: "/closed", origin: "closed", auth: "none" },
@@ -81,27 +82,41 @@ async function sampleRss<T>(work: Promise<T>): Promise<{ result: T; peak: number
   }
 }
 
+/** Uploads 128 MB of one byte value to /upload with `framing` headers; the echo, memory and digest. */
+async function upload128(framing: Record<string, string>, fill: number) {
+  const size = 128 * MB;
+  const baseline = gateway.rss();
+  const chunk = Buffer.alloc(MB, fill);
+  const expected = createHash("sha256");
+  for (let i = 0; i < size / MB; i++) expected.update(chunk);
+  const body = Readable.from((function* () { for (let i = 0; i < size / MB; i++) yield chunk; })());
+  const { result, peak } = await sampleRss(new Promise<Echo>((resolve, reject) => {
+    const req = httpRequest(`${gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", ...framing } }, (res) => {
+      let text = "";
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => resolve(JSON.parse(text)));
+    });
+    req.on("error", reject);
+    body.pipe(req);
+  }));
+  console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
+  return { size, result, grew: peak - baseline, digest: expected.digest("hex") };
+}
+
 describe("streaming through the gateway", () => {
   it("streams a 128 MB upload to the origin without holding it in memory", async () => {
-    const size = 128 * MB;
-    const baseline = gateway.rss();
-    const chunk = Buffer.alloc(MB, 0x62);
-    const expected = createHash("sha256");
-    for (let i = 0; i < size / MB; i++) expected.update(chunk);
-    const body = Readable.from((function* () { for (let i = 0; i < size / MB; i++) yield chunk; })());
-    const { result, peak } = await sampleRss(new Promise<{ bodyBytes: number; bodySha256: string }>((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", "content-length": String(size) } }, (res) => {
-        let text = "";
-        res.on("data", (c) => { text += c; });
-        res.on("end", () => resolve(JSON.parse(text)));
-      });
-      req.on("error", reject);
-      body.pipe(req);
-    }));
+    const { size, result, grew, digest } = await upload128({ "content-length": String(128 * MB) }, 0x62);
     expect(result.bodyBytes).toBe(size);
-    expect(result.bodySha256).toBe(expected.digest("hex"));
-    console.info(`rss baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
-    expect(peak - baseline).toBeLessThan(48 * MB);
+    expect(result.bodySha256).toBe(digest);
+    expect(grew).toBeLessThan(48 * MB);
+  });
+
+  it("streams a 128 MB chunked upload (counted against the 256 MB limit) without holding it in memory", async () => {
+    const { size, result, grew, digest } = await upload128({ "transfer-encoding": "chunked" }, 0x63);
+    expect(result.bodyBytes).toBe(size);
+    expect(result.bodySha256).toBe(digest);
+    expect(result.headers["transfer-encoding"]).toBe("chunked");
+    expect(grew).toBeLessThan(48 * MB);
   });
 
   it("streams a 128 MB download to the client without holding it in memory", async () => {

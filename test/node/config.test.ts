@@ -99,7 +99,7 @@ describe("the route table schema", () => {
     [{ ...ok, path: "/a/" }, "routes[0].path: must not end with / (write the path without it; matching ignores a trailing /)"],
     [{ ...ok, host: "bad host" }, "routes[0].host: must be a host name or *.domain"],
     [{ ...ok, methods: ["FETCH"] }, `routes[0].methods[0]: Invalid option: expected one of "GET"|"HEAD"|"POST"|"PUT"|"PATCH"|"DELETE"|"OPTIONS"`],
-    [{ ...ok, origin: undefined }, "routes[0].origin: required: the origin to forward to (or a room)"],
+    [{ ...ok, origin: undefined }, "routes[0].origin: required: the origin to forward to (or one of: room, respond, redirect)"],
   ])("explains a bad route: %j", (route, problem) => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
   });

@@ -20,14 +20,7 @@ import { readDocument } from "../../scripts/import.ts";
 
 type Doc = Record<string, any>;
 
-// A stand-in for the request-validation policy being built in parallel (its declared field shape).
-const Json = z.record(z.string(), z.unknown());
-const validateStandIn: AnyPolicy = {
-  name: "validate", summary: "stand-in",
-  routeFields: { validate: z.strictObject({ query: Json.optional(), headers: Json.optional(), params: z.record(z.string(), z.string()).optional(), body: Json.optional(), contentTypes: z.array(z.string()).optional() }).optional() },
-  create: () => undefined,
-};
-const policies = [...POLICIES, validateStandIn];
+const policies = POLICIES;
 
 function parse(input: unknown): RouteTable {
   const result = buildTableSchema(policies).safeParse(input);

@@ -168,6 +168,31 @@ describe("origin faults", () => {
   });
 });
 
+describe("a route's own timeoutMs", () => {
+  const call = gatewayFor({
+    origins: { patient: { url: env.ECHO_ORIGIN, timeoutMs: 300 } },
+    routes: [
+      route("report", "/report", { origin: "patient", timeoutMs: 1500 }),
+      route("ping", "/ping", { origin: "patient", timeoutMs: 100 }),
+      route("other", "/other", { origin: "patient" }),
+    ],
+  });
+
+  it("lets one route wait longer than its origin's timeout", async () => {
+    expect((await call("/report", { headers: { "x-origin-delay": "700" } })).status).toBe(200);
+    // The origin's other routes keep the origin's 300 ms.
+    expect((await call("/other", { headers: { "x-origin-delay": "700" } })).status).toBe(504);
+  });
+
+  it("lets one route give up sooner", async () => {
+    const started = Date.now();
+    const response = await call("/ping", { headers: { "x-origin-delay": "250" } });
+    expect(response.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(240);
+    expect((await call("/other", { headers: { "x-origin-delay": "150" } })).status).toBe(200);
+  });
+});
+
 describe("path safety", () => {
   const call = gatewayFor({ routes: [route("users", "/v1/users/:id", { rewrite: "/users/:id" }), route("public", "/public/*")] });
 
