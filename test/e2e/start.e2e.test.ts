@@ -61,8 +61,8 @@ describe("npm start -- --routes FILE --port N", () => {
     writeFileSync(routes, JSON.stringify({ origins: {}, routes: [{ id: "x", path: "/x", origin: "nowhere" }] }));
     const gateway = start(["--routes", routes, "--port", String(await freePort())]);
     expect(await gateway.exited).toBe(1);
-    expect(gateway.output()).toContain(`routes[0].auth: required: every route states its auth`);
-    expect(gateway.output()).toContain(`routes[0].origin: unknown origin "nowhere"`);
+    expect(gateway.output()).toContain(`routes[0] ("x").auth: required: every route states its auth`);
+    expect(gateway.output()).toContain(`routes[0] ("x").origin: unknown origin "nowhere"`);
     expect(gateway.output()).not.toContain("wrangler");
   });
 });
@@ -86,8 +86,8 @@ describe("wrangler deploy --dry-run (what wrangler deploy builds, without upload
     writeFileSync(routes, JSON.stringify({ origins: { o: { url: "http://o" } }, routes: [{ id: "a", path: "/a", origin: "o" }, { id: "a", path: "/b", origin: "p", auth: "none" }] }));
     const result = await deploy(routes, mkdtempSync(join(tmpdir(), "gateway-deploy-")));
     expect(result.code).not.toBe(0);
-    expect(result.output).toContain(`routes[0].auth: required: every route states its auth`);
-    expect(result.output).toContain(`routes[1].origin: unknown origin "p"`);
-    expect(result.output).toContain(`routes[1].id: duplicate route id "a" (also routes[0])`);
+    expect(result.output).toContain(`routes[0] ("a").auth: required: every route states its auth`);
+    expect(result.output).toContain(`routes[1] ("a").origin: unknown origin "p"`);
+    expect(result.output).toContain(`routes[1] ("a").id: duplicate route id "a" (also routes[0])`);
   });
 });

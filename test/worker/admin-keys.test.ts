@@ -154,6 +154,13 @@ describe("requests the admin API refuses", () => {
     expect(await codeOf("POST", "/keys", { name: "  ", owner: "o", plan: "free" })).toEqual([400, "invalid_request", expect.stringContaining("name")]);
   });
 
+  it("says what is wrong in the gateway's words, not the validator's", async () => {
+    expect(await codeOf("POST", "/keys", { owner: "o", plan: "free" })).toEqual([400, "invalid_request", "name: required"]);
+    const [, , message] = await codeOf("POST", "/keys", { name: 5, owner: "o", plan: "free", nmae: "x" });
+    expect(message).toContain(`unknown field "nmae" (did you mean "name"?)`);
+    expect(message).not.toMatch(/Invalid input|expected|received|Unrecognized/);
+  });
+
   it("refuses an unknown plan, an expiry in the past and a body that is not JSON", async () => {
     expect(await codeOf("POST", "/keys", { name: "n", owner: "o", plan: "gold" })).toEqual([400, "unknown_plan", `Unknown plan "gold"; configured plans: free, pro.`]);
     expect(await codeOf("POST", "/keys", { name: "n", owner: "o", plan: "free", expiresAt: "2001-01-01T00:00:00Z" })).toEqual([400, "invalid_request", "expiresAt: must be in the future."]);

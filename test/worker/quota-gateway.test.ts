@@ -111,9 +111,9 @@ describe("responses on limited routes", () => {
 });
 
 describe("configuration", () => {
-  it("refuses at startup a route whose cost its plan can never admit", () => {
+  it("refuses, as a config problem at its JSON path, a route whose cost its plan can never admit", () => {
     const costly = { ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, rateLimit: { plan: "five", by: "ip" } })] };
-    expect(() => createGateway(loadRouteTable(costly), { policies: POLICIES })).toThrow(new TypeError(`route "heavy": cost 6 exceeds what plan "five" can ever admit (5)`));
+    expect(() => loadRouteTable(costly)).toThrow(`routes[0] ("heavy").cost: is 6, but plan "five" admits at most 5 at once (quota.limit 5): every request would be refused`);
   });
 
   it("refuses a key whose plan cannot cover the route's cost, without counting", async () => {
