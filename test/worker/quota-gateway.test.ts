@@ -106,7 +106,10 @@ describe("responses on limited routes", () => {
     const responses = await Promise.all(Array.from({ length: 21 }, () => call("/bursty/x", { clientIp: ip })));
     const refused = responses.find((r) => r.status === 429)!;
     expect(refused.headers.get("retry-after")).toBe("1");
-    expect((await errorOf(refused)).code).toBe("rate_limited");
+    const error = await errorOf(refused);
+    expect(error.code).toBe("rate_limited");
+    // In the table's own units (`"per": "1s"`), not milliseconds.
+    expect(error.message).toBe(`Rate limit of plan "bursty" exceeded: 10 per 1s, burst 20; retry after 1 s.`);
   });
 });
 
