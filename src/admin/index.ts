@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { SecretRef } from "../config/common.ts";
 import type { GatewayEnv } from "../context.ts";
+import type { RequiredSecret } from "../policy.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import { createKeysApi } from "./keys.ts";
@@ -17,6 +18,11 @@ const adminErrors = defineErrors("admin", {
 
 /** What the admin API reads of the route table. */
 export interface AdminTable { plans?: Record<string, PlanConfig> }
+
+/** The admin token, as the startup check reports it when it is not set. */
+export function adminSecrets(admin: { token: SecretRef } | undefined): RequiredSecret[] {
+  return admin ? [{ name: admin.token.env, consequence: "the admin API is off (its paths answer 404)" }] : [];
+}
 
 export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();

@@ -67,6 +67,20 @@ export const jwtPolicy = definePolicy({
       else if (tokenHeaders.includes(lower)) issue(`"${name}" cannot be an identity header: the authorizer reads the token from it`, "identityHeaders", name);
     }
   },
+  // An HMAC secret each authorizer's routes need; without it they answer 503 auth_secret_missing.
+  secrets(table) {
+    const routesBySecret = new Map<string, string[]>();
+    for (const [name, authorizer] of Object.entries(table.authorizers)) {
+      if (!authorizer.secret) continue;
+      const routes = table.routes.filter((route) => route.auth !== "none" && route.auth.authorizer === name).map((route) => route.id);
+      if (routes.length > 0) routesBySecret.set(authorizer.secret.env, [...(routesBySecret.get(authorizer.secret.env) ?? []), ...routes]);
+    }
+    return [...routesBySecret].map(([name, routes]) => ({
+      name,
+      kind: "JWT secret",
+      consequence: `route${routes.length === 1 ? "" : "s"} ${routes.join(", ")} answer${routes.length === 1 ? "s" : ""} 503`,
+    }));
+  },
   // Every identity header name of the table, so a public route cannot be used to pose as a user.
   originHeaders: (table) => table.routes.flatMap((route) => names(route.identityHeaders)),
   withheld(route, table) {
