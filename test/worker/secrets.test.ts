@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { adminSecrets } from "../../src/admin/index.ts";
 import { jwtPolicy } from "../../src/policies/jwt/index.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
+import type { AnyPolicy } from "../../src/policy.ts";
 import { gatewayFor, route } from "../support/worker-gateway.ts";
 
 const hs256 = (env: string) => ({ type: "jwt", issuer: "https://issuer.test", audience: "api", algorithms: ["HS256"], secret: { env } });
@@ -56,6 +57,7 @@ describe("Worker secrets the table names", () => {
     const parsed = loadRouteTable({ origins: { echo: { url: "http://127.0.0.1:1" } }, ...table });
     expect(adminSecrets(parsed.admin)).toEqual([{ name: "UNSET_ADMIN_TOKEN", consequence: "the admin API is off (its paths answer 404)" }]);
     // An authorizer no route uses breaks nothing, so its secret is not asked for.
-    expect(jwtPolicy.secrets!(parsed).map((s) => s.name)).toEqual(["INTERNAL_JWT_SECRET", "TEST_JWT_SECRET"]);
+    const jwt: AnyPolicy = jwtPolicy; // as the core holds it: any policy, any table
+    expect(jwt.secrets!(parsed).map((s) => s.name)).toEqual(["INTERNAL_JWT_SECRET", "TEST_JWT_SECRET"]);
   });
 });
