@@ -22,7 +22,8 @@ export default defineConfig({
             verbose: false,
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ECHO_ORIGIN: `http://127.0.0.1:${inject("echoOriginPort")}`, LOG_REQUESTS: "off", ADMIN_TOKEN: "test-admin-token", TEST_JWT_SECRET },
+              // DEMO_JWT_SECRET: the demo authorizer's secret in the shipped routes.json (test/worker/entry.test.ts).
+              bindings: { ECHO_ORIGIN: `http://127.0.0.1:${inject("echoOriginPort")}`, LOG_REQUESTS: "off", ADMIN_TOKEN: "test-admin-token", TEST_JWT_SECRET, DEMO_JWT_SECRET: TEST_JWT_SECRET },
             },
           })),
         ],

@@ -19,6 +19,8 @@ const seen = (req: IncomingMessage) => ({
 function users(req: IncomingMessage, res: ServerResponse): void {
   const path = new URL(req.url!, "http://x").pathname;
   if (path === "/health") return json(res, 200, { status: "ok" });
+  // Behind a JWT route: the gateway sends the verified `sub` as x-user-id (a client's own is dropped).
+  if (path === "/me") return json(res, 200, { user: req.headers["x-user-id"] ?? null, origin: "users", received: seen(req) });
   const user = /^\/users\/([^/]+)$/.exec(path);
   if (user) return json(res, 200, { id: decodeURIComponent(user[1]!), name: `User ${decodeURIComponent(user[1]!)}`, origin: "users", received: seen(req) });
   json(res, 404, { error: "no such user resource", received: seen(req) });

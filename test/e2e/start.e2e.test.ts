@@ -31,29 +31,75 @@ function start(args: string[]) {
   return { child, output: () => out, exited, stop: () => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* gone */ } return exited; } };
 }
 
+async function until(gateway: ReturnType<typeof start>, text: string, after = 0, ms = 45_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!gateway.output().slice(after).includes(text)) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" in the output:\n${gateway.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
 describe("npm start -- --routes FILE --port N", () => {
+  const routes = join(dir, "routes.json");
+  const table = (path: string) => JSON.stringify({
+    origins: { echo: { url: origin.url } },
+    admin: { token: { env: "START_E2E_ADMIN_TOKEN" } },
+    routes: [{ id: "try", path, origin: "echo", auth: "none", rewrite: "/tried/:thing" }],
+  });
+  let gateway: ReturnType<typeof start>;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    writeFileSync(routes, table("/try/:thing"));
+    gateway = start(["--routes", routes, "--port", String(port)]);
+    await until(gateway, "Edge Gateway is running");
+  }, 60_000);
+  afterAll(async () => { await gateway?.stop(); });
+
   it("serves the given table on the given port, alone", async () => {
-    const port = await freePort();
-    const routes = join(dir, "routes.json");
-    writeFileSync(routes, JSON.stringify({
-      origins: { echo: { url: origin.url } },
-      routes: [{ id: "try", path: "/try/:thing", origin: "echo", auth: "none", rewrite: "/tried/:thing" }],
-    }));
-    const gateway = start(["--routes", routes, "--port", String(port)]);
-    try {
-      const deadline = Date.now() + 45_000;
-      while (!gateway.output().includes("Edge Gateway is running")) {
-        if (Date.now() > deadline) throw new Error(`gateway did not start:\n${gateway.output()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(gateway.output()).toContain(`running on http://127.0.0.1:${port}`);
-      const response = await fetch(`http://127.0.0.1:${port}/try/it?x=1`);
-      expect(response.status).toBe(200);
-      expect(((await response.json()) as { url: string }).url).toBe("/tried/it?x=1");
-      expect((await fetch(`http://127.0.0.1:${port}/v1/users/1`)).status).toBe(404); // not the default table
-    } finally {
-      await gateway.stop();
-    }
+    expect(gateway.output()).toContain(`running on http://127.0.0.1:${port}`);
+    const response = await fetch(`http://127.0.0.1:${port}/try/it?x=1`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { url: string }).url).toBe("/tried/it?x=1");
+    expect((await fetch(`http://127.0.0.1:${port}/v1/users/1`)).status).toBe(404); // not the default table
+  });
+
+  it("reports at start, once, a secret the table names that is not set", async () => {
+    const message = "START_E2E_ADMIN_TOKEN is not set: the admin API is off (its paths answer 404)";
+    await until(gateway, message);
+    await fetch(`http://127.0.0.1:${port}/try/again`);
+    await until(gateway, `"path":"/try/again"`);
+    expect(count(gateway.output(), message)).toBe(1);
+    // The request that made the Worker check is not in the log.
+    expect(gateway.output()).not.toContain("edge-gateway-startup-check");
+  });
+
+  it("logs each request once, the gateway's line only, and nothing about an unreachable network", async () => {
+    await fetch(`http://127.0.0.1:${port}/try/once`);
+    await until(gateway, `"path":"/try/once"`);
+    await new Promise((r) => setTimeout(r, 300));
+    const output = gateway.output();
+    expect(count(output, "/try/once")).toBe(1);
+    expect(output).not.toMatch(/\[wrangler:info\] GET/);
+    expect(output).not.toMatch(/ENOTFOUND|Request\.cf/);
+  });
+
+  it("reloads when FILE changes, and keeps serving the last valid table when a save is invalid", async () => {
+    let mark = gateway.output().length;
+    writeFileSync(routes, table("/tried-again/:thing"));
+    await until(gateway, "Edge Gateway reloaded", mark);
+    expect((await fetch(`http://127.0.0.1:${port}/tried-again/x`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/try/x`)).status).toBe(404);
+
+    mark = gateway.output().length;
+    writeFileSync(routes, table("/v1/products/**"));
+    await until(gateway, "Edge Gateway still serves the last valid", mark);
+    expect(gateway.output().slice(mark)).toContain(`routes[0] ("try").path: "**" is not a pattern here`);
+    expect((await fetch(`http://127.0.0.1:${port}/tried-again/x`)).status).toBe(200);
+    expect(gateway.child.exitCode).toBeNull();
   });
 
   it("refuses an invalid table, listing every problem, and starts nothing", async () => {
