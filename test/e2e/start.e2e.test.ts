@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SourceMap } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { remapStack } from "../../scripts/stack.ts";
 import { startEchoOrigin } from "../support/echo-origin.ts";
 import { freePort } from "../support/gateway-process.ts";
 
@@ -124,7 +126,19 @@ describe("wrangler deploy --dry-run (what wrangler deploy builds, without upload
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain("env.QUOTA (QuotaCounter)");
     const bundle = readdirSync(outdir).find((f) => f.endsWith(".js"))!;
-    expect(readFileSync(join(outdir, bundle), "utf8")).toContain("edge-gateway/validated-route-table");
+    const code = readFileSync(join(outdir, bundle), "utf8");
+    expect(code).toContain("edge-gateway/validated-route-table");
+    // Minified (wrangler.toml), with function names kept and a source map that leads a logged
+    // stack frame back to the source: what `npm run stack` does with an internal_error line.
+    expect(code.split("\n").length).toBeLessThan(200);
+    expect(code).toContain(`"requestContext")`); // wrangler's keep_names: stacks still name our functions
+    // Inside the gateway handler of src/app.ts: `c.set("match", { canonicalPath: ... })`.
+    const at = code.indexOf("{canonicalPath:");
+    expect(at).toBeGreaterThan(0);
+    const line = code.slice(0, at).split("\n").length;
+    const column = at - code.lastIndexOf("\n", at - 1);
+    const map = new SourceMap(JSON.parse(readFileSync(join(outdir, `${bundle}.map`), "utf8")));
+    expect(remapStack(`    at gateway (${bundle}:${line}:${column})`, map, outdir)).toMatch(/^ {4}at gateway \(src\/app\.ts:\d+:\d+\)$/);
   });
 
   it("fails with every problem listed when the table is invalid", async () => {
