@@ -1,5 +1,6 @@
 /**
  * `npm start`                      the gateway with routes.json, in front of the bundled demo origins
+ *                                  (started where routes.json's `users` and `orders` origins point)
  * `npm start -- --routes FILE --port N [wrangler dev flags...]`
  *                                  the gateway alone with another table (try a config before deploying)
  * `npm start -- --fresh`           the same, after deleting the local state (.wrangler/state: API keys,
@@ -19,7 +20,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { checkFile, KEEP_SERVED_TABLE } from "./check.ts";
-import { startDemoOrigins } from "./demo-origin.ts";
+import { demoPorts, startDemoOrigins } from "./demo-origin.ts";
 
 interface Args { routes: string | undefined; port: number; fresh: boolean; passThrough: string[] }
 
@@ -125,10 +126,12 @@ async function main(): Promise<void> {
   }
 
   const children: ChildProcess[] = [];
-  const origins = demo ? await startDemoOrigins().catch((err: NodeJS.ErrnoException) => {
-    console.error(`Could not start the demo origins on ports 9001-9002 (${err.code ?? err.message}); is another npm start running?`);
+  const ports = demo ? demoPorts(checked.table.origins) : {};
+  const origins = await startDemoOrigins(ports).catch((err: NodeJS.ErrnoException) => {
+    const where = Object.entries(ports).map(([name, port]) => `${name} ${port}`).join(", ");
+    console.error(`Could not start the demo origins (${where}): ${err.code ?? err.message}. Is another npm start running? Their ports are the users and orders origins' in ${routesName}.`);
     process.exit(1);
-  }) : [];
+  });
   mkdirSync(".gateway", { recursive: true });
   writeFileSync(RELOAD_STAMP, `${new Date().toISOString()}\n`);
   const unwatch = demo ? () => {} : watchRoutesFile(routesFile);
