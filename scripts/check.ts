@@ -3,9 +3,12 @@
  * With `--out PATH` (wrangler's build step) it also writes the validated, parsed table where the
  * Worker bundle imports it from. The file defaults to $GATEWAY_ROUTES, then routes.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseRouteTable, validatedTableFile, type RouteTable } from "../src/config/index.ts";
+
+/** Set by `npm start` for its wrangler dev: an invalid table on reload keeps the one served. */
+export const KEEP_SERVED_TABLE = "GATEWAY_KEEP_SERVED_TABLE";
 
 export function checkFile(file: string): { ok: true; table: RouteTable } | { ok: false; problems: string[] } {
   let text: string;
@@ -37,6 +40,14 @@ function main(argv: string[]): number {
   if (!result.ok) {
     console.error(`${name} is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):`);
     for (const problem of result.problems) console.error(`  ${problem}`);
+    // Under `npm start` a failed build step would make wrangler dev exit, so a typo saved while the
+    // gateway runs would stop it: there, the table already served stays, and the next save is
+    // checked again. npm start checks the table itself before starting, so what is served was
+    // valid. `wrangler deploy` and everything else still fail.
+    if (out && process.env[KEEP_SERVED_TABLE] === "1" && existsSync(resolve(out))) {
+      console.error(`The gateway keeps serving the table it had; fix ${name} and save it again.`);
+      return 0;
+    }
     return 1;
   }
   if (out) {

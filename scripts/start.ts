@@ -1,20 +1,38 @@
 /**
  * `npm start`                      the gateway with routes.json, in front of the bundled demo origins
+ *                                  (started where routes.json's `users` and `orders` origins point)
  * `npm start -- --routes FILE --port N [wrangler dev flags...]`
- *                                  the gateway alone with another table (try a config before deploying);
- *                                  e.g. `--var ADMIN_TOKEN:secret` for secrets in local runs.
- * Runs `wrangler dev` (local mode; no Cloudflare account needed) on 127.0.0.1.
+ *                                  the gateway alone with another table (try a config before deploying)
+ * `npm start -- --fresh`           the same, after deleting the local state (.wrangler/state: API keys,
+ *                                  counters, rooms)
+ *
+ * Runs `wrangler dev` (local mode; no Cloudflare account needed) on 127.0.0.1. The table is checked
+ * first, and the gateway reloads when it changes (routes.json through wrangler.toml's watch_dir;
+ * another FILE through a stamp file this script touches, see `watchRoutesFile`). Local secrets
+ * come from `.dev.vars` (docs/local-development.md); with the demo table a missing `.dev.vars` is
+ * created from `.dev.vars.example`.
+ *
+ * What it prints is the gateway's: one JSON line per request (wrangler's own request lines are
+ * dropped), and, right after start and each reload, the secrets the table names that are not set
+ * (the Worker reports them on an isolate's first request, so this script makes that request).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { checkFile } from "./check.ts";
-import { startDemoOrigins } from "./demo-origin.ts";
+import { copyFileSync, existsSync, mkdirSync, rmSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { checkFile, KEEP_SERVED_TABLE } from "./check.ts";
+import { demoPorts, startDemoOrigins } from "./demo-origin.ts";
 
-interface Args { routes: string | undefined; port: number; passThrough: string[] }
+interface Args { routes: string | undefined; port: number; fresh: boolean; passThrough: string[] }
+
+/** Where wrangler dev keeps local Durable Object storage (its default `--persist-to`). */
+export const LOCAL_STATE = ".wrangler/state";
+/** Touched when a --routes FILE changes; wrangler.toml's [build] watch_dir lists it. */
+export const RELOAD_STAMP = ".gateway/routes-changed";
+/** The request this script makes so the Worker runs its first-request checks at start. */
+export const STARTUP_CHECK_ID = "edge-gateway-startup-check";
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { routes: undefined, port: 8787, passThrough: [] };
+  const args: Args = { routes: undefined, port: 8787, fresh: false, passThrough: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -26,10 +44,55 @@ export function parseArgs(argv: string[]): Args {
     else if (arg.startsWith("--routes=")) args.routes = arg.slice(9);
     else if (arg === "--port") args.port = Number(value());
     else if (arg.startsWith("--port=")) args.port = Number(arg.slice(7));
+    else if (arg === "--fresh") args.fresh = true;
     else args.passThrough.push(arg);
   }
   if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) throw new Error("--port must be a port number");
   return args;
+}
+
+// wrangler's own access line ("[wrangler:info] GET /x 200 OK (12ms)"): the gateway logs every
+// request itself, with its route, request id and error code, so each request would show twice.
+const WRANGLER_REQUEST_LINE = /^\[wrangler:info\] [A-Z]+ \S+ \d{3} .*\(\d+ms\)$/;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Lines of wrangler's output the person running the gateway should see. */
+export function shownLine(line: string): boolean {
+  const plain = line.replace(ANSI, "");
+  return !WRANGLER_REQUEST_LINE.test(plain) && !plain.includes(`"requestId":"${STARTUP_CHECK_ID}"`);
+}
+
+/** Calls `onLine` for each complete line of `stream`'s output. */
+function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = "";
+  stream.on("data", (chunk: Buffer) => {
+    pending += chunk.toString("utf8");
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  stream.on("end", () => { if (pending) onLine(pending); });
+}
+
+/**
+ * wrangler dev watches the paths in wrangler.toml's [build] watch_dir and nothing else, and has no
+ * flag to add one; a --routes FILE anywhere on disk is therefore watched here, and each change
+ * touches the stamp file that watch_dir does list, so wrangler re-runs the build step (which
+ * validates FILE, from GATEWAY_ROUTES) and reloads. Polling the file's stat also sees editors that
+ * save by renaming a new file over the old one.
+ */
+function watchRoutesFile(file: string): () => void {
+  watchFile(file, { interval: 250 }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size) writeFileSync(RELOAD_STAMP, `${new Date().toISOString()}\n`);
+  });
+  return () => unwatchFile(file);
+}
+
+/** One request, so the Worker's first-request checks (missing secrets) print at start, not later. */
+async function startupCheck(base: string): Promise<void> {
+  // An encoded slash is refused (400 bad_path) before any route or origin is involved.
+  await fetch(`${base}/%2F`, { headers: { "x-request-id": STARTUP_CHECK_ID } }).then((r) => r.body?.cancel(), () => {});
 }
 
 async function main(): Promise<void> {
@@ -40,49 +103,85 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(2);
   }
+  const demo = args.routes === undefined;
   const routesFile = resolve(args.routes ?? "routes.json");
+  const routesName = relative(process.cwd(), routesFile) || routesFile;
   if (!existsSync(routesFile)) {
     console.error(`No route table at ${routesFile}`);
     process.exit(1);
   }
   const checked = checkFile(routesFile);
   if (!checked.ok) {
-    console.error(`${args.routes ?? "routes.json"} is invalid:`);
+    console.error(`${routesName} is invalid:`);
     for (const problem of checked.problems) console.error(`  ${problem}`);
     process.exit(1);
   }
+  if (args.fresh) {
+    rmSync(LOCAL_STATE, { recursive: true, force: true });
+    console.log(`Removed the local state in ${LOCAL_STATE}: API keys, counters and rooms start empty.`);
+  }
+  if (demo && !existsSync(".dev.vars") && existsSync(".dev.vars.example")) {
+    copyFileSync(".dev.vars.example", ".dev.vars");
+    console.log("Created .dev.vars from .dev.vars.example: the demo's local secrets (never deployed).");
+  }
 
   const children: ChildProcess[] = [];
-  const demo = args.routes === undefined ? await startDemoOrigins().catch((err: NodeJS.ErrnoException) => {
-    console.error(`Could not start the demo origins on ports 9001-9002 (${err.code ?? err.message}); is another npm start running?`);
+  const ports = demo ? demoPorts(checked.table.origins) : {};
+  const origins = await startDemoOrigins(ports).catch((err: NodeJS.ErrnoException) => {
+    const where = Object.entries(ports).map(([name, port]) => `${name} ${port}`).join(", ");
+    console.error(`Could not start the demo origins (${where}): ${err.code ?? err.message}. Is another npm start running? Their ports are the users and orders origins' in ${routesName}.`);
     process.exit(1);
-  }) : [];
+  });
+  mkdirSync(".gateway", { recursive: true });
+  writeFileSync(RELOAD_STAMP, `${new Date().toISOString()}\n`);
+  const unwatch = demo ? () => {} : watchRoutesFile(routesFile);
 
   const base = `http://127.0.0.1:${args.port}`;
   const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(args.port), "--show-interactive-dev-session=false", ...args.passThrough], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, GATEWAY_ROUTES: routesFile, WRANGLER_SEND_METRICS: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      GATEWAY_ROUTES: routesFile,
+      [KEEP_SERVED_TABLE]: "1",
+      WRANGLER_SEND_METRICS: "false",
+      // Local runs need no real Request.cf (the gateway reads none); fetching it from
+      // workers.cloudflare.com printed a getaddrinfo ENOTFOUND stack twice at every offline start.
+      CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+    },
   });
   children.push(wrangler);
   let announced = false;
-  wrangler.stdout!.on("data", (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (!announced && /Ready on/.test(chunk.toString())) {
+  let rejected = false; // the last save of the table was invalid: wrangler reloads the same table
+  const onLine = (write: (line: string) => void) => (line: string) => {
+    if (shownLine(line)) write(line);
+    const plain = line.replace(ANSI, "");
+    if (!announced && /Ready on/.test(plain)) {
       announced = true;
-      console.log(`\nEdge Gateway is running on ${base} with ${args.routes ?? "routes.json"}.`);
-      if (args.routes === undefined) {
+      console.log(`\nEdge Gateway is running on ${base} with ${routesName}.`);
+      if (demo) {
         console.log("Try:");
         console.log(`  curl -i ${base}/v1/users/42`);
         console.log(`  curl -i ${base}/health`);
+        console.log(`  curl -i -H "Authorization: Bearer $(npm run --silent token -- --sub alice --scope users:read)" ${base}/v1/me`);
         console.log(`  curl -i -H 'Host: api.example.com' -X POST ${base}/v1/orders/7 -d '{"qty":1}'`);
       }
-      console.log("Stop with Ctrl-C.\n");
+      console.log(`It reloads when ${routesName} changes. Stop with Ctrl-C.\n`);
+      void startupCheck(base);
+    } else if (/ is invalid \(\d+ problems?\):/.test(plain)) {
+      rejected = true;
+    } else if (/Local server updated and ready/.test(plain)) {
+      console.log(rejected ? `Edge Gateway still serves the last valid ${routesName}.` : `Edge Gateway reloaded ${routesName}.`);
+      rejected = false;
+      void startupCheck(base);
     }
-  });
+  };
+  eachLine(wrangler.stdout!, onLine((line) => process.stdout.write(`${line}\n`)));
+  eachLine(wrangler.stderr!, onLine((line) => process.stderr.write(`${line}\n`)));
 
   const stop = (code: number) => {
+    unwatch();
     for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
-    for (const server of demo) server.close();
+    for (const server of origins) server.close();
     process.exitCode = code;
   };
   process.on("SIGINT", () => stop(0));

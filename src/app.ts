@@ -2,16 +2,18 @@
  * The Hono app: request id, one log line per request, the JSON error envelope, the admin API, and
  * the gateway handler (canonicalize -> match -> the route's policy chain -> forward). Built once
  * per isolate. It names no capability: the policies come in as a list, and each route's chain is
- * compiled from it at startup (src/router/compile.ts).
+ * compiled from it at startup (src/router/compile.ts). The Worker secrets the table names (each
+ * declared by its owner) are checked on the first request, the first moment `env` exists.
  */
 import { Hono } from "hono";
-import { createAdminApi, type AdminTable } from "./admin/index.ts";
+import { adminSecrets, createAdminApi, type AdminTable } from "./admin/index.ts";
 import type { CoreTable } from "./config/core.ts";
 import { setResponseHeader, type GatewayEnv } from "./context.ts";
 import { coreErrors, toErrorResponse } from "./errors.ts";
 import { logRequest } from "./log.ts";
 import type { AnyPolicy, RouteLookup } from "./policy.ts";
 import { canonicalizePath, compileRouteTable } from "./router/index.ts";
+import { secretsCheck } from "./secrets.ts";
 
 const REQUEST_ID = /^[\w\-=]{1,255}$/;
 
@@ -24,9 +26,11 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
   const policies = options.policies ?? [];
   const { matcher } = compileRouteTable(table, policies);
   const app = new Hono<GatewayEnv>();
+  const checkSecrets = secretsCheck([...adminSecrets(table.admin), ...policies.flatMap((p) => p.secrets?.(table) ?? [])]);
 
   app.use(async function requestContext(c, next) {
     const started = Date.now();
+    checkSecrets(c.env);
     // A valid incoming X-Request-Id is kept (the same rule as Hono's request-id middleware, which
     // is not used because its c.header() makes Hono rebuild every response once more).
     const incoming = c.req.header("x-request-id");

@@ -47,6 +47,16 @@ export interface CheckContext {
   issue(message: string, ...path: (string | number)[]): void;
 }
 
+/** A Worker secret the table makes a policy read, and what happens while it is not set. */
+export interface RequiredSecret {
+  /** The secret's name (`{ "env": NAME }` in the table). */
+  name: string;
+  /** What it is, to start the message: "JWT secret" gives "JWT secret NAME is not set: ...". */
+  kind?: string;
+  /** What does not work while it is not set: "routes a, b answer 503". */
+  consequence: string;
+}
+
 export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Shape, T extends Shape = Shape, D extends Shape = Shape> {
   /** The policy's name (folder name), used in docs and the console's pipeline view. */
   name: string;
@@ -78,6 +88,11 @@ export interface PolicyDefinition<R extends Shape = Shape, A extends Shape = Sha
    * always removed, on routes without this policy too.
    */
   originHeaders?(table: PolicyTable<T, D>): Iterable<string>;
+  /**
+   * Worker secrets this table makes the policy read, each with what breaks while it is not set. The
+   * core checks them on an isolate's first request and reports each missing one once, by name.
+   */
+  secrets?(table: PolicyTable<T, D>): RequiredSecret[];
   /** Client credentials that never reach the origin on this route: header names and query parameters. */
   withheld?(route: PolicyRoute<R, A>, table: PolicyTable<T, D>): { headers?: string[]; query?: string[] };
   /** The route's middleware, or undefined when the route does not use this policy. Throws TypeError on bad options. */

@@ -23,6 +23,7 @@ interface BundleConfig {
   main: string;
   compatibility_date: string;
   alias?: Record<string, string>;
+  minify?: boolean;
 }
 
 /** Empties `outDir`, bundles `config` with wrangler there and returns the entry module's path. */
@@ -59,6 +60,7 @@ export async function bundleGateway(routesFile: string, outDir: string): Promise
     main: join(REPO_ROOT, "src/index.ts"),
     compatibility_date: projectCompatibilityDate(),
     alias: { "@edge-gateway/routes": table },
+    minify: true, // as wrangler.toml
   });
 }
 

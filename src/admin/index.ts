@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { SecretRef } from "../config/common.ts";
 import type { GatewayEnv } from "../context.ts";
+import type { RequiredSecret } from "../policy.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import type { ExportableTable } from "../openapi/export.ts";
@@ -20,6 +21,11 @@ const adminErrors = defineErrors("admin", {
 
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
 export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] }
+
+/** The admin token, as the startup check reports it when it is not set. */
+export function adminSecrets(admin: { token: SecretRef } | undefined): RequiredSecret[] {
+  return admin ? [{ name: admin.token.env, consequence: "the admin API is off (its paths answer 404)" }] : [];
+}
 
 export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();

@@ -9,13 +9,14 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
 import type { z } from "zod";
+import { issueMessage, jsonPath } from "../config/messages.ts";
 import type { GatewayEnv } from "../context.ts";
 import { coreErrors, GatewayError } from "../errors.ts";
 
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { error: issueMessage });
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(body)"}: ${i.message}`);
+  const problems = result.error.issues.map((i) => `${i.path.length ? jsonPath(i.path) : "(body)"}: ${i.message}`);
   throw coreErrors.invalid_request(problems.join("; "));
 }
 

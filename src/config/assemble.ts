@@ -9,6 +9,7 @@ import {
   AdminSchema, coreRouteFields, HTTP_METHODS, isObject, ORIGIN_NAME, OriginSchema, pathPatternProblems, str,
   type CoreRoute, type CoreTable, type Loose,
 } from "./core.ts";
+import { objectFormProblems } from "./messages.ts";
 
 /** The whole table schema: the core's fields and checks merged with every policy's, in list order. */
 export function buildTableSchema(policies: readonly AnyPolicy[]): z.ZodType<Omit<CoreTable, "routes"> & { routes: (CoreRoute & Loose)[] } & Loose, unknown> {
@@ -42,7 +43,7 @@ function tableSchema(policies: readonly AnyPolicy[]) {
   const RouteAuthSchema = z.union([z.literal("none"), AuthObject], {
     error: (issue) => issue.input === undefined
       ? `required: every route states its auth ("none" makes a public route explicit)`
-      : `must be "none" or an object such as { "authorizer": NAME } or { "apiKey": true }`,
+      : objectFormProblems(issue) ?? `must be "none" or an object such as { "authorizer": NAME } or { "apiKey": true }`,
   }).describe(`How callers authenticate. "none" makes a public route explicit.`);
 
   const core = (shape: object) => Object.fromEntries(Object.keys(shape).map((key) => [key, "core"]));

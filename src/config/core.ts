@@ -30,7 +30,7 @@ const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_PATTERN = /^(\*\.)?(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 
-/** A path pattern: `/static/:param/*`. `*` may only end the pattern. */
+/** A path pattern: `/static/:param/*`. `*` may only end the pattern, as a whole segment. */
 export const PathPattern = z.string().superRefine((path, ctx) => {
   for (const problem of pathPatternProblems(path)) ctx.addIssue({ code: "custom", message: problem });
 });
@@ -43,8 +43,11 @@ export function pathPatternProblems(path: string): string[] {
   const names = new Set<string>();
   segments.forEach((segment, i) => {
     const last = i === segments.length - 1;
+    const advice = foreignNotation(segment);
     if (segment === "*") {
       if (!last) problems.push(`"*" may only be the last segment`);
+    } else if (advice !== undefined) {
+      problems.push(advice);
     } else if (segment.startsWith(":")) {
       if (!PARAM_SEGMENT.test(segment)) problems.push(`"${segment}" is not a valid parameter name`);
       else if (names.has(segment)) problems.push(`parameter "${segment}" appears twice`);
@@ -58,6 +61,22 @@ export function pathPatternProblems(path: string): string[] {
     }
   });
   return problems;
+}
+
+/**
+ * Advice for a segment written in another router's notation, which would otherwise be a literal
+ * segment that matches nothing useful: OpenAPI's `{id}`, API Gateway's `{proxy+}`, globs.
+ */
+function foreignNotation(segment: string): string | undefined {
+  const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment);
+  if (param) return `"${segment}" is OpenAPI's notation: write ":${param[1]}" for a parameter`;
+  if (/^\{[^{}]*\+\}$/.test(segment)) return `"${segment}" is API Gateway's notation: write "*" as the last segment for the rest of the path`;
+  if (segment.includes("{") || segment.includes("}"))
+    return `segment "${segment}" has { or }: a parameter is a whole segment written ":name" (for a literal brace, write %7B or %7D)`;
+  if (segment === "**") return `"**" is not a pattern here: write "*" as the last segment for the rest of the path`;
+  if (segment.includes("*"))
+    return `"${segment}": "*" matches only as the whole last segment ("/files/*" is the rest of the path), never inside a segment`;
+  return undefined;
 }
 
 const HeaderEdits = (owned: readonly string[]) =>

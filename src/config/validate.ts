@@ -1,4 +1,7 @@
 import type { z } from "zod";
+import { jsonPath, issueMessage } from "./messages.ts";
+
+export { jsonPath };
 import { RouteTableSchema, type RouteTable } from "./table.ts";
 
 /** A route table that failed validation; `problems` lists every issue as `json.path: message`. */
@@ -11,26 +14,16 @@ export class RouteTableError extends Error {
   }
 }
 
-/** `routes[2].origin`, `origins.users.url`, `routes[0].requestHeaders.set["x-a"]` */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out || "(root)";
-}
-
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${jsonPath(issue.path)}: ${issue.message}`);
+/** Each issue as `json.path: message`; `input` (the raw table) lets a route be named by its id. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): string[] {
+  return issues.map((issue) => `${jsonPath(issue.path, input)}: ${issue.message}`);
 }
 
 export type ParseResult = { ok: true; table: RouteTable } | { ok: false; problems: string[] };
 
 export function parseRouteTable(input: unknown): ParseResult {
-  const result = RouteTableSchema.safeParse(input);
-  return result.success ? { ok: true, table: result.data } : { ok: false, problems: formatIssues(result.error.issues) };
+  const result = RouteTableSchema.safeParse(input, { error: issueMessage });
+  return result.success ? { ok: true, table: result.data } : { ok: false, problems: formatIssues(result.error.issues, input) };
 }
 
 /** Parses or throws a `RouteTableError` listing every problem. */

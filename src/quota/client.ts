@@ -20,13 +20,17 @@ export interface ResolvedPlan {
   name: string;
   limits: Limits;
   onLimiterError: "closed" | "open";
+  /** The rate as the table writes it (`3 per 10s`), for messages: people read their own units. */
+  rateText?: string;
 }
 
 export function resolvePlan(name: string, plan: PlanConfig): ResolvedPlan {
   const limits: Limits = {};
   if (plan.rate) limits.rate = { limit: plan.rate.limit, perMs: durationMs(plan.rate.per), burst: plan.rate.burst ?? plan.rate.limit };
   if (plan.quota) limits.quota = { limit: plan.quota.limit, period: plan.quota.per };
-  return { name, limits, onLimiterError: plan.onLimiterError ?? "closed" };
+  const resolved: ResolvedPlan = { name, limits, onLimiterError: plan.onLimiterError ?? "closed" };
+  if (plan.rate) resolved.rateText = `${plan.rate.limit} per ${plan.rate.per}`;
+  return resolved;
 }
 
 /** The largest cost one request can ever be admitted at under `limits`. */

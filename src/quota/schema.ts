@@ -4,7 +4,8 @@ import { z } from "zod";
 export const PERIODS = ["minute", "hour", "day", "week", "month"] as const;
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 
-export const Duration = z.string().regex(DURATION, "must be a duration like 1s, 500ms, 1m or 1h");
+export const Duration = z.string().regex(DURATION, "must be a duration like 1s, 500ms, 1m or 1h")
+  .refine((d) => { const m = DURATION.exec(d); return m === null || (Number(m[1]) > 0 && Number.isSafeInteger(Number(m[1]) * 3_600_000)); }, "must be longer than 0 (and not absurdly long)");
 
 export const PlanSchema = z.strictObject({
   rate: z.strictObject({

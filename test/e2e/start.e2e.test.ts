@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SourceMap } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { remapStack } from "../../scripts/stack.ts";
 import { startEchoOrigin } from "../support/echo-origin.ts";
 import { freePort } from "../support/gateway-process.ts";
 
@@ -31,29 +33,75 @@ function start(args: string[]) {
   return { child, output: () => out, exited, stop: () => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* gone */ } return exited; } };
 }
 
+async function until(gateway: ReturnType<typeof start>, text: string, after = 0, ms = 45_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!gateway.output().slice(after).includes(text)) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" in the output:\n${gateway.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
 describe("npm start -- --routes FILE --port N", () => {
+  const routes = join(dir, "routes.json");
+  const table = (path: string) => JSON.stringify({
+    origins: { echo: { url: origin.url } },
+    admin: { token: { env: "START_E2E_ADMIN_TOKEN" } },
+    routes: [{ id: "try", path, origin: "echo", auth: "none", rewrite: "/tried/:thing" }],
+  });
+  let gateway: ReturnType<typeof start>;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    writeFileSync(routes, table("/try/:thing"));
+    gateway = start(["--routes", routes, "--port", String(port)]);
+    await until(gateway, "Edge Gateway is running");
+  }, 60_000);
+  afterAll(async () => { await gateway?.stop(); });
+
   it("serves the given table on the given port, alone", async () => {
-    const port = await freePort();
-    const routes = join(dir, "routes.json");
-    writeFileSync(routes, JSON.stringify({
-      origins: { echo: { url: origin.url } },
-      routes: [{ id: "try", path: "/try/:thing", origin: "echo", auth: "none", rewrite: "/tried/:thing" }],
-    }));
-    const gateway = start(["--routes", routes, "--port", String(port)]);
-    try {
-      const deadline = Date.now() + 45_000;
-      while (!gateway.output().includes("Edge Gateway is running")) {
-        if (Date.now() > deadline) throw new Error(`gateway did not start:\n${gateway.output()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(gateway.output()).toContain(`running on http://127.0.0.1:${port}`);
-      const response = await fetch(`http://127.0.0.1:${port}/try/it?x=1`);
-      expect(response.status).toBe(200);
-      expect(((await response.json()) as { url: string }).url).toBe("/tried/it?x=1");
-      expect((await fetch(`http://127.0.0.1:${port}/v1/users/1`)).status).toBe(404); // not the default table
-    } finally {
-      await gateway.stop();
-    }
+    expect(gateway.output()).toContain(`running on http://127.0.0.1:${port}`);
+    const response = await fetch(`http://127.0.0.1:${port}/try/it?x=1`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { url: string }).url).toBe("/tried/it?x=1");
+    expect((await fetch(`http://127.0.0.1:${port}/v1/users/1`)).status).toBe(404); // not the default table
+  });
+
+  it("reports at start, once, a secret the table names that is not set", async () => {
+    const message = "START_E2E_ADMIN_TOKEN is not set: the admin API is off (its paths answer 404)";
+    await until(gateway, message);
+    await fetch(`http://127.0.0.1:${port}/try/again`);
+    await until(gateway, `"path":"/try/again"`);
+    expect(count(gateway.output(), message)).toBe(1);
+    // The request that made the Worker check is not in the log.
+    expect(gateway.output()).not.toContain("edge-gateway-startup-check");
+  });
+
+  it("logs each request once, the gateway's line only, and nothing about an unreachable network", async () => {
+    await fetch(`http://127.0.0.1:${port}/try/once`);
+    await until(gateway, `"path":"/try/once"`);
+    await new Promise((r) => setTimeout(r, 300));
+    const output = gateway.output();
+    expect(count(output, "/try/once")).toBe(1);
+    expect(output).not.toMatch(/\[wrangler:info\] GET/);
+    expect(output).not.toMatch(/ENOTFOUND|Request\.cf/);
+  });
+
+  it("reloads when FILE changes, and keeps serving the last valid table when a save is invalid", async () => {
+    let mark = gateway.output().length;
+    writeFileSync(routes, table("/tried-again/:thing"));
+    await until(gateway, "Edge Gateway reloaded", mark);
+    expect((await fetch(`http://127.0.0.1:${port}/tried-again/x`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/try/x`)).status).toBe(404);
+
+    mark = gateway.output().length;
+    writeFileSync(routes, table("/v1/products/**"));
+    await until(gateway, "Edge Gateway still serves the last valid", mark);
+    expect(gateway.output().slice(mark)).toContain(`routes[0] ("try").path: "**" is not a pattern here`);
+    expect((await fetch(`http://127.0.0.1:${port}/tried-again/x`)).status).toBe(200);
+    expect(gateway.child.exitCode).toBeNull();
   });
 
   it("refuses an invalid table, listing every problem, and starts nothing", async () => {
@@ -61,8 +109,8 @@ describe("npm start -- --routes FILE --port N", () => {
     writeFileSync(routes, JSON.stringify({ origins: {}, routes: [{ id: "x", path: "/x", origin: "nowhere" }] }));
     const gateway = start(["--routes", routes, "--port", String(await freePort())]);
     expect(await gateway.exited).toBe(1);
-    expect(gateway.output()).toContain(`routes[0].auth: required: every route states its auth`);
-    expect(gateway.output()).toContain(`routes[0].origin: unknown origin "nowhere"`);
+    expect(gateway.output()).toContain(`routes[0] ("x").auth: required: every route states its auth`);
+    expect(gateway.output()).toContain(`routes[0] ("x").origin: unknown origin "nowhere"`);
     expect(gateway.output()).not.toContain("wrangler");
   });
 });
@@ -78,7 +126,19 @@ describe("wrangler deploy --dry-run (what wrangler deploy builds, without upload
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain("env.QUOTA (QuotaCounter)");
     const bundle = readdirSync(outdir).find((f) => f.endsWith(".js"))!;
-    expect(readFileSync(join(outdir, bundle), "utf8")).toContain("edge-gateway/validated-route-table");
+    const code = readFileSync(join(outdir, bundle), "utf8");
+    expect(code).toContain("edge-gateway/validated-route-table");
+    // Minified (wrangler.toml), with function names kept and a source map that leads a logged
+    // stack frame back to the source: what `npm run stack` does with an internal_error line.
+    expect(code.split("\n").length).toBeLessThan(200);
+    expect(code).toContain(`"requestContext")`); // wrangler's keep_names: stacks still name our functions
+    // Inside the gateway handler of src/app.ts: `c.set("match", { canonicalPath: ... })`.
+    const at = code.indexOf("{canonicalPath:");
+    expect(at).toBeGreaterThan(0);
+    const line = code.slice(0, at).split("\n").length;
+    const column = at - code.lastIndexOf("\n", at - 1);
+    const map = new SourceMap(JSON.parse(readFileSync(join(outdir, `${bundle}.map`), "utf8")));
+    expect(remapStack(`    at gateway (${bundle}:${line}:${column})`, map, outdir)).toMatch(/^ {4}at gateway \(src\/app\.ts:\d+:\d+\)$/);
   });
 
   it("fails with every problem listed when the table is invalid", async () => {
@@ -86,8 +146,8 @@ describe("wrangler deploy --dry-run (what wrangler deploy builds, without upload
     writeFileSync(routes, JSON.stringify({ origins: { o: { url: "http://o" } }, routes: [{ id: "a", path: "/a", origin: "o" }, { id: "a", path: "/b", origin: "p", auth: "none" }] }));
     const result = await deploy(routes, mkdtempSync(join(tmpdir(), "gateway-deploy-")));
     expect(result.code).not.toBe(0);
-    expect(result.output).toContain(`routes[0].auth: required: every route states its auth`);
-    expect(result.output).toContain(`routes[1].origin: unknown origin "p"`);
-    expect(result.output).toContain(`routes[1].id: duplicate route id "a" (also routes[0])`);
+    expect(result.output).toContain(`routes[0] ("a").auth: required: every route states its auth`);
+    expect(result.output).toContain(`routes[1] ("a").origin: unknown origin "p"`);
+    expect(result.output).toContain(`routes[1] ("a").id: duplicate route id "a" (also routes[0])`);
   });
 });

@@ -18,15 +18,15 @@ describe("cache in the route table", () => {
   });
 
   it.each([
-    [route({}), "routes[0].cache.ttlSec: Invalid input: expected number, received undefined"],
-    [route({ ttlSec: 0 }), "routes[0].cache.ttlSec: Too small: expected number to be >=1"],
-    [route({ ttlSec: 5, keyHeaders: ["X-Forwarded-Host"] }), `routes[0].cache.keyHeaders[0]: "x-forwarded-host" is written by the gateway, never taken from the client: it cannot be a key header`],
-    [route({ ttlSec: 5, keyHeaders: ["cookie"] }), `routes[0].cache.keyHeaders[0]: "cookie" carries credentials: on an authenticated route the caller is already in the key; key on a non-secret header instead`],
-    [route({ ttlSec: 5 }, { methods: ["POST"] }), "routes[0].cache: only GET and HEAD responses are cached; the route takes neither"],
-    [route({ ttlSec: 5 }, { websocket: true }), "routes[0].cache: a WebSocket route has nothing to cache"],
-    [route({ ttlSec: 5, shared: true }, { auth: { authorizer: "main" }, identityHeaders: { "x-user": "sub" } }), "routes[0].cache.shared: a shared entry is served to every caller, so the origin may not learn who asked: remove identityHeaders or shared"],
-    [route({ ttlSec: 5, shared: true }, { auth: { authorizer: "main", forwardAuthorization: true } }), "routes[0].cache.shared: a shared entry is served to every caller, so the origin may not see the caller's token: remove auth.forwardAuthorization or shared"],
-    [route({ ttlSec: 5, ttl: 5 }), `routes[0].cache: Unrecognized key: "ttl"`],
+    [route({}), "routes[0] (\"r\").cache.ttlSec: required"],
+    [route({ ttlSec: 0 }), "routes[0] (\"r\").cache.ttlSec: must be at least 1"],
+    [route({ ttlSec: 5, keyHeaders: ["X-Forwarded-Host"] }), `routes[0] ("r").cache.keyHeaders[0]: "x-forwarded-host" is written by the gateway, never taken from the client: it cannot be a key header`],
+    [route({ ttlSec: 5, keyHeaders: ["cookie"] }), `routes[0] ("r").cache.keyHeaders[0]: "cookie" carries credentials: on an authenticated route the caller is already in the key; key on a non-secret header instead`],
+    [route({ ttlSec: 5 }, { methods: ["POST"] }), "routes[0] (\"r\").cache: only GET and HEAD responses are cached; the route takes neither"],
+    [route({ ttlSec: 5 }, { websocket: true }), "routes[0] (\"r\").cache: a WebSocket route has nothing to cache"],
+    [route({ ttlSec: 5, shared: true }, { auth: { authorizer: "main" }, identityHeaders: { "x-user": "sub" } }), "routes[0] (\"r\").cache.shared: a shared entry is served to every caller, so the origin may not learn who asked: remove identityHeaders or shared"],
+    [route({ ttlSec: 5, shared: true }, { auth: { authorizer: "main", forwardAuthorization: true } }), "routes[0] (\"r\").cache.shared: a shared entry is served to every caller, so the origin may not see the caller's token: remove auth.forwardAuthorization or shared"],
+    [route({ ttlSec: 5, ttl: 5 }), `routes[0] ("r").cache: unknown field "ttl"; the fields accepted here are "ttlSec", "staleWhileRevalidateSec", "keyQuery", "keyHeaders", "shared", "maxBodyBytes"`],
   ])("explains a bad cache: %j", (bad, problem) => {
     expect(problemsOf(bad)).toEqual([problem]);
   });

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
-import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, validatedTableFile } from "../../src/config/index.ts";
+import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, RouteTableSchema, validatedTableFile } from "../../src/config/index.ts";
+import { nearest } from "../../src/config/messages.ts";
 
 const run = promisify(execFile);
 const NODE = join(process.cwd(), "node_modules/.bin/node");
@@ -46,28 +47,28 @@ describe("the route table schema", () => {
       ],
     })).toEqual([
       "origins.users.url: must use http or https",
-      "origins.orders.timeoutMs: Too small: expected number to be >=1",
-      `routes[1].auth: required: every route states its auth ("none" makes a public route explicit)`,
-      "routes[2].path: must not contain an empty segment (//)",
-      `routes[2].path: "*" may only be the last segment`,
-      `routes[0].origin: unknown origin "ordrs"`,
-      `routes[1].id: duplicate route id "a" (also routes[0])`,
-      `routes[1].path: duplicates routes[0] ("a"): same host, path and method`,
+      "origins.orders.timeoutMs: must be at least 1",
+      `routes[1] ("a").auth: required: every route states its auth ("none" makes a public route explicit)`,
+      `routes[2] ("b").path: must not contain an empty segment (//)`,
+      `routes[2] ("b").path: "*" may only be the last segment`,
+      `routes[0] ("a").origin: unknown origin "ordrs"`,
+      `routes[1] ("a").id: duplicate route id "a" (also routes[0])`,
+      `routes[1] ("a").path: duplicates routes[0] ("a"): same host, path and method`,
     ]);
   });
 
   it("refuses a route without auth: the gateway is closed by default", () => {
     expect(problemsOf({ origins, routes: [{ id: "x", path: "/x", origin: "users" }] }))
-      .toEqual([`routes[0].auth: required: every route states its auth ("none" makes a public route explicit)`]);
+      .toEqual([`routes[0] ("x").auth: required: every route states its auth ("none" makes a public route explicit)`]);
   });
 
   it("refuses duplicate routes however their parameters are named, but allows other methods or hosts", () => {
     expect(problemsOf({ origins, routes: [
       { ...ok, id: "a", path: "/u/:id", methods: ["GET"] },
       { ...ok, id: "b", path: "/u/:name", methods: ["POST", "GET"] },
-    ] })).toEqual([`routes[1].path: duplicates routes[0] ("a"): same host, path and method`]);
+    ] })).toEqual([`routes[1] ("b").path: duplicates routes[0] ("a"): same host, path and method`]);
     expect(problemsOf({ origins, routes: [{ ...ok, id: "a", path: "/u" }, { ...ok, id: "b", path: "/u", methods: ["PUT"] }] }))
-      .toEqual([`routes[1].path: duplicates routes[0] ("a"): same host, path and method`]);
+      .toEqual([`routes[1] ("b").path: duplicates routes[0] ("a"): same host, path and method`]);
     expect(parseRouteTable({ origins, routes: [
       { ...ok, id: "a", path: "/u/:id", methods: ["GET"] },
       { ...ok, id: "b", path: "/u/:id", methods: ["POST"] },
@@ -84,7 +85,7 @@ describe("the route table schema", () => {
   });
 
   it("refuses unknown fields, so a typo never silently does nothing", () => {
-    expect(problemsOf({ origins, routes: [{ ...ok, rewite: "/x" }] })).toEqual([`routes[0]: Unrecognized key: "rewite"`]);
+    expect(problemsOf({ origins, routes: [{ ...ok, rewite: "/x" }] })).toEqual([`routes[0] ("ok"): unknown field "rewite" (did you mean "rewrite"?)`]);
   });
 
   it.each([
@@ -98,10 +99,15 @@ describe("the route table schema", () => {
     [{ ...ok, path: "/a/../b" }, "routes[0].path: must not contain dot segments"],
     [{ ...ok, path: "/a/" }, "routes[0].path: must not end with / (write the path without it; matching ignores a trailing /)"],
     [{ ...ok, host: "bad host" }, "routes[0].host: must be a host name or *.domain"],
-    [{ ...ok, methods: ["FETCH"] }, `routes[0].methods[0]: Invalid option: expected one of "GET"|"HEAD"|"POST"|"PUT"|"PATCH"|"DELETE"|"OPTIONS"`],
+    [{ ...ok, methods: ["FETCH"] }, `routes[0].methods[0]: must be one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" or "OPTIONS"`],
+    [{ ...ok, methods: [] }, "routes[0].methods: must not be empty (at least one item)"],
+    [{ ...ok, id: 7 }, "routes[0].id: must be a string, not a number"],
+    [{ ...ok, cost: 1.5 }, "routes[0].cost: must be a whole number, not a fraction"],
     [{ ...ok, origin: undefined }, "routes[0].origin: required: the origin to forward to (or one of: room, respond, redirect)"],
   ])("explains a bad route: %j", (route, problem) => {
-    expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
+    // Located by index and, when the route has an id, by its id too.
+    const id = typeof route.id === "string" ? ` (${JSON.stringify(route.id)})` : "";
+    expect(problemsOf({ origins, routes: [route] })).toEqual([problem.replace(/^routes\[0\]/, `routes[0]${id}`)]);
   });
 
   it("uses a table the build step validated as it is, and validates anything else", () => {
@@ -114,7 +120,7 @@ describe("the route table schema", () => {
 
   it("throws a RouteTableError listing the problems when loading a bad table", () => {
     expect(() => loadRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(RouteTableError);
-    expect(() => loadRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(/routes\[0\]\.origin: unknown origin "nope"/);
+    expect(() => loadRouteTable({ origins, routes: [{ ...ok, origin: "nope" }] })).toThrow(`routes[0] ("ok").origin: unknown origin "nope"`);
   });
 
   it("publishes a JSON Schema identical to what the zod schema generates (npm run schema)", () => {
@@ -137,9 +143,9 @@ describe("npm run check", () => {
     const result = await check(file);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("(3 problems)");
-    expect(result.stderr).toContain(`  routes[0].auth: required: every route states its auth`);
-    expect(result.stderr).toContain(`  routes[1].path: must start with /`);
-    expect(result.stderr).toContain(`  routes[0].origin: unknown origin "ordrs"`);
+    expect(result.stderr).toContain(`  routes[0] ("a").auth: required: every route states its auth`);
+    expect(result.stderr).toContain(`  routes[1] ("b").path: must start with /`);
+    expect(result.stderr).toContain(`  routes[0] ("a").origin: unknown origin "ordrs"`);
   });
 
   it("reports a file that is not JSON", async () => {
@@ -167,6 +173,145 @@ describe("identity headers", () => {
       origins,
       authorizers: { main: { type: "jwt", issuer: "i", audience: "api", algorithms: ["HS256"], secret: { env: "S" } } },
       routes: [{ ...ok, auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub" }, requestHeaders: { set: { "X-User-Id": "admin" } } }],
-    })).toEqual([`routes[0].identityHeaders["x-user-id"]: "x-user-id" is set from a verified claim; requestHeaders.set may not also set it`]);
+    })).toEqual([`routes[0] ("ok").identityHeaders["x-user-id"]: "x-user-id" is set from a verified claim; requestHeaders.set may not also set it`]);
+  });
+});
+
+describe("configs that would pass but not do what was meant", () => {
+  it.each([
+    ["/v1/products/**", `"**" is not a pattern here: write "*" as the last segment for the rest of the path`],
+    ["/v1/products/*.json", `"*.json": "*" matches only as the whole last segment ("/files/*" is the rest of the path), never inside a segment`],
+    ["/a/*b", `"*b": "*" matches only as the whole last segment ("/files/*" is the rest of the path), never inside a segment`],
+    ["/users/{id}", `"{id}" is OpenAPI's notation: write ":id" for a parameter`],
+    ["/{proxy+}", `"{proxy+}" is API Gateway's notation: write "*" as the last segment for the rest of the path`],
+    ["/files/{name}.json", `segment "{name}.json" has { or }: a parameter is a whole segment written ":name" (for a literal brace, write %7B or %7D)`],
+  ])("refuses the path %s with advice", (path, problem) => {
+    expect(problemsOf({ origins, routes: [{ ...ok, path }] })).toEqual([`routes[0] ("ok").path: ${problem}`]);
+  });
+
+  it("gives the same advice in a rewrite", () => {
+    expect(problemsOf({ origins, routes: [{ ...ok, path: "/u/:id", rewrite: "/users/{id}" }] }))
+      .toEqual([`routes[0] ("ok").rewrite: "{id}" is OpenAPI's notation: write ":id" for a parameter`]);
+  });
+
+  const admin = { token: { env: "ADMIN_TOKEN" } };
+  const plans = { small: { rate: { limit: 3, per: "10s" } }, daily: { quota: { limit: 100, per: "day" } } };
+
+  it("refuses an API-key route with no admin API to issue keys", () => {
+    expect(problemsOf({ origins, plans, routes: [{ ...ok, auth: { apiKey: true } }] })).toEqual([
+      `routes[0] ("ok").auth.apiKey: API keys are issued through the admin API and the table has no "admin": add "admin": { "token": { "env": "ADMIN_TOKEN" } }`,
+    ]);
+  });
+
+  it("refuses an API-key route with no plan to issue keys on", () => {
+    expect(problemsOf({ origins, admin, routes: [{ ...ok, auth: { apiKey: true } }] })).toEqual([
+      `routes[0] ("ok").auth.apiKey: API keys are counted against their plan and "plans" is empty: add a plan to issue keys on`,
+    ]);
+  });
+
+  it("refuses a cost the route's plan can never admit, and an API-key route whose cost no plan admits", () => {
+    expect(problemsOf({ origins, plans, routes: [{ ...ok, cost: 4, rateLimit: { plan: "small", by: "ip" } }] })).toEqual([
+      `routes[0] ("ok").cost: is 4, but plan "small" admits at most 3 at once (rate.limit 3, its burst): every request would be refused`,
+    ]);
+    expect(problemsOf({ origins, plans, admin, routes: [{ ...ok, cost: 101, auth: { apiKey: true } }] })).toEqual([
+      `routes[0] ("ok").cost: is 101, more than any plan admits at once: no key could ever use this route`,
+    ]);
+    // One plan that admits it is enough: keys on the others get 403 cost_exceeds_plan, by design.
+    expect(parseRouteTable({ origins, plans, admin, routes: [{ ...ok, cost: 50, auth: { apiKey: true } }] }).ok).toBe(true);
+  });
+
+  it("refuses a refill interval of zero", () => {
+    expect(problemsOf({ origins, plans: { p: { rate: { limit: 1, per: "0s" } } }, routes: [ok] }))
+      .toEqual(["plans.p.rate.per: must be longer than 0 (and not absurdly long)"]);
+  });
+
+  const authorizers = { main: { type: "jwt", issuer: "i", audience: "api", algorithms: ["HS256"], secret: { env: "S" }, tokenSources: [{ header: "x-token" }] } };
+  it("refuses, at their JSON path, JWT settings the authorizer would refuse at startup", () => {
+    expect(problemsOf({ origins, authorizers, routes: [{ ...ok, auth: { authorizer: "main", scopes: ["read users"] }, identityHeaders: { "x-forwarded-for": "sub", "x-token": "sub" } }] })).toEqual([
+      `routes[0] ("ok").auth.scopes[0]: "read users" is not a scope token (printable ASCII without spaces, " or \\)`,
+      `routes[0] ("ok").identityHeaders["x-forwarded-for"]: "x-forwarded-for" cannot be an identity header: the gateway owns it or it carries credentials`,
+      `routes[0] ("ok").identityHeaders["x-token"]: "x-token" cannot be an identity header: the authorizer reads the token from it`,
+    ]);
+  });
+});
+
+describe("did you mean", () => {
+  it.each([
+    [{ origins, routes: [{ ...ok, methdos: ["GET"] }] }, `routes[0] ("ok"): unknown field "methdos" (did you mean "methods"?)`],
+    [{ origins: { users: { url: "http://127.0.0.1:9001", timeout: 5000 } }, routes: [ok] }, `origins.users: unknown field "timeout" (did you mean "timeoutMs"?)`],
+    [{ origins, routes: [{ ...ok, auth: { apiKey: true, Authorizer: "main" } }] }, `routes[0] ("ok").auth: unknown field "Authorizer" (did you mean "authorizer"?)`],
+    [{ origins, routes: [ok], plans: { p: { rate: { limit: 1, per: "1s", brust: 2 } } } }, `plans.p.rate: unknown field "brust" (did you mean "burst"?)`],
+    [{ origins, routes: [ok], authorizers: { a: { type: "jwt", isuser: "i", issuer: "i", audience: "a", algorithms: ["RS256"], jwksUrl: "https://i/jwks" } } }, `authorizers.a: unknown field "isuser" (did you mean "issuer"?)`],
+    [{ origins, routes: [ok], admin: { token: { env: "T" }, pathprefix: "/admin" } }, `admin: unknown field "pathprefix" (did you mean "pathPrefix"?)`],
+    [{ origins, routes: [{ ...ok, rateLimit: { plan: "p", by: "ip", cost: 2 } }], plans: { p: { quota: { limit: 9, per: "day" } } } }, `routes[0] ("ok").rateLimit: unknown field "cost"; the fields accepted here are "plan", "by"`],
+  ])("names the field a typo meant: %j", (table, problem) => {
+    expect(problemsOf(table)).toContain(problem);
+  });
+
+  it("lists the accepted fields when no known name is near", () => {
+    const [problem] = problemsOf({ origins, routes: [{ ...ok, catalgo: "x" }] });
+    expect(problem).toMatch(/^routes\[0\] \("ok"\): unknown field "catalgo"; the fields accepted here are "id", "methods", "host", "path", .*"rateLimit", .*"room".*$/);
+  });
+
+  it("suggests only names that are near", () => {
+    expect(nearest("methdos", ["methods", "host"])).toBe("methods");
+    expect(nearest("timeout", ["timeoutMs", "url"])).toBe("timeoutMs");
+    expect(nearest("ORIGIN", ["origin"])).toBe("origin");
+    expect(nearest("catalgo", ["id", "methods", "host", "path", "origin"])).toBeUndefined();
+    expect(nearest("x", ["id"])).toBeUndefined();
+  });
+});
+
+describe("messages in the gateway's own words", () => {
+  // At least one table per kind of problem zod reports; the last test checks the corpus covers them.
+  const corpus: unknown[] = [
+    null,
+    { routes: [] },
+    { origins, routes: "all of them" },
+    { origins, routes: [{ path: "/x", origin: "users", auth: "none" }] },
+    { origins, routes: [{ ...ok, id: 7, methods: [], websocket: "yes", cost: 1.5 }] },
+    { origins, routes: [{ ...ok, methods: ["FETCH"], cost: 0 }] },
+    { origins, routes: [{ ...ok, methdos: ["GET"], catalgo: 1 }] },
+    { origins: { users: { url: "http://127.0.0.1:9001", timeoutMs: 999_999_999, timeout: 1 } }, routes: [ok] },
+    { origins: { "bad name": { url: "http://x" } }, routes: [ok] },
+    { origins, routes: [{ ...ok, auth: 5 }] },
+    { origins, routes: [{ ...ok, auth: { apiKey: "yes" } }] },
+    { origins, routes: [ok], plans: { "bad name": { rate: { limit: 0, per: "soon" } }, p: {} } },
+    { origins, routes: [ok], plans: { p: { quota: { limit: 1, per: "fortnight" }, onLimiterError: "maybe" } } },
+    { origins, routes: [ok], authorizers: { a: { type: "jot", issuer: "", audience: [], algorithms: ["none"], jwksUrl: "ftp://x", clockToleranceSec: 3600, tokenSources: [{ hdr: "x" }, { query: "q".repeat(200) }] } } },
+    { origins, authorizers: { a: { type: "jwt", issuer: "i", audience: "a", algorithms: ["RS256"], jwksUrl: "https://i/jwks" } }, routes: [{ ...ok, auth: { authorizer: "a", claims: { role: { contain: "x" }, n: [1] } } }] },
+    { origins, routes: [{ ...ok, origin: undefined, room: { nme: "x", maxConnections: 10 ** 9, messagesPerSecond: 0, allowedOrigins: ["https://a.example/"], identityClaims: Array(20).fill("c") } }] },
+    { origins, routes: [ok], admin: { tokn: { env: "X" } } },
+    { origins, routes: [ok], admin: { token: "hunter2" } },
+    { origins, routes: [{ ...ok, requestHeaders: { set: { "bad header": "x" }, remove: "cookie" } }] },
+  ];
+  const ZOD_WORDING = /Invalid input|Invalid option|Invalid URL|expected|received|Too small|Too big|Unrecognized|>=|<=/i;
+
+  it("never shows zod's own wording", () => {
+    const problems = corpus.flatMap((table) => problemsOf(table));
+    expect(problems.length).toBeGreaterThan(40);
+    expect(problems.filter((problem) => ZOD_WORDING.test(problem))).toEqual([]);
+  });
+
+  it("covers every kind of problem the table schema can report (so the corpus above means something)", () => {
+    const codes = new Set(corpus.flatMap((table) => {
+      const result = RouteTableSchema.safeParse(table);
+      return result.success ? [] : result.error.issues.map((issue) => issue.code);
+    }));
+    expect([...codes].sort()).toEqual(["custom", "invalid_format", "invalid_key", "invalid_type", "invalid_union", "invalid_value", "too_big", "too_small", "unrecognized_keys"]);
+  });
+
+  it("words each kind of problem", () => {
+    expect(problemsOf({ origins, routes: [{ ...ok, methods: [] }] })).toEqual([`routes[0] ("ok").methods: must not be empty (at least one item)`]);
+    expect(problemsOf({ routes: [] })).toEqual(["origins: required"]);
+    expect(problemsOf({ origins: { users: { url: "http://o", timeoutMs: 300_001 } }, routes: [ok] })).toEqual(["origins.users.timeoutMs: must be at most 300000"]);
+    expect(problemsOf({ origins, routes: [ok], plans: { p: { quota: { limit: 1, per: "fortnight" } } } }))
+      .toEqual([`plans.p.quota.per: must be one of "minute", "hour", "day", "week" or "month"`]);
+    expect(problemsOf({ origins, routes: [ok], plans: { "bad name": { quota: { limit: 1, per: "day" } } } }))
+      .toEqual([`plans["bad name"]: has a name that is not allowed: plan names are letters, digits, _ and - (up to 64)`]);
+    expect(problemsOf({ origins, routes: [ok], authorizers: { a: { type: "jwt", issuer: "i", audience: "a", algorithms: ["RS256"], jwksUrl: "https://i/jwks", tokenSources: [{ hdr: "x" }] } } }))
+      .toEqual([`authorizers.a.tokenSources[0]: must be { "header": ... }, { "cookie": ... }, { "query": ... } or { "webSocketProtocol": ... }`]);
+    expect(problemsOf({ origins, authorizers: { a: { type: "jwt", issuer: "i", audience: "a", algorithms: ["RS256"], jwksUrl: "https://i/jwks" } }, routes: [{ ...ok, auth: { authorizer: "a", claims: { n: [1] } } }] }))
+      .toEqual([`routes[0] ("ok").auth: claims.n: must be a string, a number, true or false, { "contains": ... } or { "in": ... }`]);
   });
 });

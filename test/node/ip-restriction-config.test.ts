@@ -38,13 +38,13 @@ describe("ip-restriction in the route table", () => {
         { ...ok, id: "two", path: "/two", ipAllow: [], ipDeny: ["192.168.0.1/16", 42] },
       ],
     })).toEqual([
-      `routes[0].ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`,
-      `routes[0].ipAllow[1]: "not-an-ip" ${NOT_AN_ADDRESS}`,
-      `routes[0].ipAllow[2]: "2001:db8::/129": prefix length /129 is out of range for IPv6 (0 to 128)`,
-      `routes[0].ipDeny[0]: "2001:db8::1/32" has address bits set after the /32 prefix: did you mean "2001:db8::/32"?`,
-      `routes[1].ipAllow: ${EMPTY}`,
-      `routes[1].ipDeny[0]: "192.168.0.1/16" has address bits set after the /16 prefix: did you mean "192.168.0.0/16"?`,
-      "routes[1].ipDeny[1]: Invalid input: expected string, received number",
+      `routes[0] ("ok").ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`,
+      `routes[0] ("ok").ipAllow[1]: "not-an-ip" ${NOT_AN_ADDRESS}`,
+      `routes[0] ("ok").ipAllow[2]: "2001:db8::/129": prefix length /129 is out of range for IPv6 (0 to 128)`,
+      `routes[0] ("ok").ipDeny[0]: "2001:db8::1/32" has address bits set after the /32 prefix: did you mean "2001:db8::/32"?`,
+      `routes[1] ("two").ipAllow: ${EMPTY}`,
+      `routes[1] ("two").ipDeny[0]: "192.168.0.1/16" has address bits set after the /16 prefix: did you mean "192.168.0.0/16"?`,
+      "routes[1] (\"two\").ipDeny[1]: must be a string, not a number",
       `ipRestriction.allow[1]: "10.0.0.0/33": prefix length /33 is out of range for IPv4 (0 to 32)`,
       `ipRestriction.deny: ${EMPTY}`,
     ]);
@@ -58,31 +58,31 @@ describe("ip-restriction in the route table", () => {
     [["*"], `"*" ${NOT_AN_ADDRESS}`],
     [["10.0.0.0 /8"], `"10.0.0.0 /8" ${NOT_AN_ADDRESS}`],
   ])("explains the rule %j", (ipAllow, problem) => {
-    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow }] })).toEqual([`routes[0].ipAllow[0]: ${problem}`]);
+    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow }] })).toEqual([`routes[0] ("ok").ipAllow[0]: ${problem}`]);
   });
 
   it("refuses an ipRestriction with neither list, and unknown members", () => {
     expect(problemsOf({ origins, routes: [ok], ipRestriction: {} })).toEqual(["ipRestriction: needs allow or deny (or leave ipRestriction out)"]);
     expect(problemsOf({ origins, routes: [ok], ipRestriction: { allowed: ["10.0.0.0/8"] } })).toEqual([
-      `ipRestriction: Unrecognized key: "allowed"`,
+      `ipRestriction: unknown field "allowed" (did you mean "allow"?)`,
       "ipRestriction: needs allow or deny (or leave ipRestriction out)",
     ]);
   });
 
   it("refuses lists that admit no address, because deny wins", () => {
-    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: ["10.1.0.0/16"], ipDeny: ["10.0.0.0/8"] }] })).toEqual([`routes[0].ipDeny: ${NOBODY}`]);
+    expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: ["10.1.0.0/16"], ipDeny: ["10.0.0.0/8"] }] })).toEqual([`routes[0] ("ok").ipDeny: ${NOBODY}`]);
     expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: ["10.0.0.0/8"] }], ipRestriction: { deny: ["10.0.0.0/9", "10.128.0.0/9"] } }))
-      .toEqual([`routes[0].ipAllow: ${NOBODY}`]);
+      .toEqual([`routes[0] ("ok").ipAllow: ${NOBODY}`]);
     expect(problemsOf({ origins, routes: [ok], ipRestriction: { allow: ["2001:db8::/48"], deny: ["2001:db8::/32"] } }))
       .toEqual([`ipRestriction.allow: ${NOBODY}`]);
     // A list with its own problem is not judged again: one problem, one line.
     expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: [] }, { ...ok, id: "x", path: "/x", ipAllow: ["10.1.2.3/8"] }], ipRestriction: { allow: ["10.0.0.0/8"], deny: ["10.0.0.0/8", "nope"] } })).toEqual([
-      `routes[0].ipAllow: ${EMPTY}`,
-      `routes[1].ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`,
+      `routes[0] ("ok").ipAllow: ${EMPTY}`,
+      `routes[1] ("x").ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`,
       `ipRestriction.deny[1]: "nope" ${NOT_AN_ADDRESS}`,
     ]);
     expect(problemsOf({ origins, routes: [{ ...ok, ipAllow: [] }], ipRestriction: { allow: ["10.0.0.0/8"], deny: ["10.0.0.0/8"] } })).toEqual([
-      `routes[0].ipAllow: ${EMPTY}`,
+      `routes[0] ("ok").ipAllow: ${EMPTY}`,
       `ipRestriction.allow: ${NOBODY}`,
     ]);
     // Admitting some of the allow list is fine, and so is a route's ipAllow beyond a swallowed table list.
@@ -99,7 +99,7 @@ describe("npm run check with ip-restriction", () => {
     const result = await promisify(execFile)(join(process.cwd(), "node_modules/.bin/node"), ["scripts/check.ts", file])
       .then(() => ({ code: 0, stderr: "" }), (err: { code: number; stderr: string }) => err);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`  routes[0].ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`);
+    expect(result.stderr).toContain(`  routes[0] ("ok").ipAllow[0]: "10.1.2.3/8" has address bits set after the /8 prefix: did you mean "10.0.0.0/8"?`);
     expect(result.stderr).toContain(`  ipRestriction.deny: ${EMPTY}`);
   });
 });

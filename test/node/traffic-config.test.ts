@@ -33,21 +33,21 @@ describe("cors in the route table", () => {
   });
 
   it.each([
-    [cors({ allowOrigins: ["*"], allowCredentials: true }), `routes[0].cors.allowOrigins: "*" cannot be used with allowCredentials: list the origins that may send credentials`],
-    [cors({ allowOrigins: ["https://app.example.com/"] }), "routes[0].cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
-    [cors({ allowOrigins: ["https://app.example.com/v1"] }), "routes[0].cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
-    [cors({ allowOrigins: ["https://*example.com"] }), `routes[0].cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
-    [cors({ allowOrigins: ["https://app.*.com"] }), `routes[0].cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
-    [cors({ allowOrigins: ["https://*.com"] }), `routes[0].cors.allowOrigins[0]: the host suffix after "*." needs two labels or more (https://*.example.com), or the pattern would allow a whole top-level domain`],
-    [cors({ allowOrigins: ["*.example.com"] }), "routes[0].cors.allowOrigins[0]: must be an origin such as https://app.example.com (scheme://host[:port])"],
-    [cors({ allowOrigins: ["ftp://files.example.com"] }), "routes[0].cors.allowOrigins[0]: must use http or https"],
-    [cors({ allowOrigins: ["null"] }), `routes[0].cors.allowOrigins[0]: "null" cannot be allowed: sandboxed frames, data: and file: pages all send it, so any site can produce it`],
-    [cors({ allowOrigins: ["*", "https://app.example.com"] }), `routes[0].cors.allowOrigins[0]: "*" allows every origin; it must be the only entry`],
-    [cors({ allowOrigins: [] }), "routes[0].cors.allowOrigins: list at least one origin"],
-    [cors({ allowCredentials: true, allowHeaders: ["*"] }), `routes[0].cors.allowHeaders[0]: "*" is read literally when allowCredentials is true: list the header names`],
-    [cors({ allowCredentials: true, exposeHeaders: ["x-a", "*"] }), `routes[0].cors.exposeHeaders[1]: "*" is read literally when allowCredentials is true: list the header names`],
-    [cors({ allowHeaders: ["bad header"] }), `routes[0].cors.allowHeaders[0]: must be an HTTP header name or "*"`],
-    [cors({ maxAgeSec: 100_000 }), "routes[0].cors.maxAgeSec: Too big: expected number to be <=86400"],
+    [cors({ allowOrigins: ["*"], allowCredentials: true }), `routes[0] ("ok").cors.allowOrigins: "*" cannot be used with allowCredentials: list the origins that may send credentials`],
+    [cors({ allowOrigins: ["https://app.example.com/"] }), "routes[0] (\"ok\").cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
+    [cors({ allowOrigins: ["https://app.example.com/v1"] }), "routes[0] (\"ok\").cors.allowOrigins[0]: an origin has no path, query or fragment (not even a trailing /): write https://app.example.com"],
+    [cors({ allowOrigins: ["https://*example.com"] }), `routes[0] ("ok").cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
+    [cors({ allowOrigins: ["https://app.*.com"] }), `routes[0] ("ok").cors.allowOrigins[0]: a pattern allows the subdomains of one host suffix: scheme://*.example.com[:port] ("*." once, at the start of the host)`],
+    [cors({ allowOrigins: ["https://*.com"] }), `routes[0] ("ok").cors.allowOrigins[0]: the host suffix after "*." needs two labels or more (https://*.example.com), or the pattern would allow a whole top-level domain`],
+    [cors({ allowOrigins: ["*.example.com"] }), "routes[0] (\"ok\").cors.allowOrigins[0]: must be an origin such as https://app.example.com (scheme://host[:port])"],
+    [cors({ allowOrigins: ["ftp://files.example.com"] }), "routes[0] (\"ok\").cors.allowOrigins[0]: must use http or https"],
+    [cors({ allowOrigins: ["null"] }), `routes[0] ("ok").cors.allowOrigins[0]: "null" cannot be allowed: sandboxed frames, data: and file: pages all send it, so any site can produce it`],
+    [cors({ allowOrigins: ["*", "https://app.example.com"] }), `routes[0] ("ok").cors.allowOrigins[0]: "*" allows every origin; it must be the only entry`],
+    [cors({ allowOrigins: [] }), "routes[0] (\"ok\").cors.allowOrigins: list at least one origin"],
+    [cors({ allowCredentials: true, allowHeaders: ["*"] }), `routes[0] ("ok").cors.allowHeaders[0]: "*" is read literally when allowCredentials is true: list the header names`],
+    [cors({ allowCredentials: true, exposeHeaders: ["x-a", "*"] }), `routes[0] ("ok").cors.exposeHeaders[1]: "*" is read literally when allowCredentials is true: list the header names`],
+    [cors({ allowHeaders: ["bad header"] }), `routes[0] ("ok").cors.allowHeaders[0]: must be an HTTP header name or "*"`],
+    [cors({ maxAgeSec: 100_000 }), "routes[0] (\"ok\").cors.maxAgeSec: must be at most 86400"],
   ])("explains a bad cors: %j", (value, problem) => {
     expect(problemsOf({ origins, routes: [{ ...ok, cors: value }] })).toEqual([problem]);
   });
@@ -59,9 +59,9 @@ describe("cors in the route table", () => {
 
   it("refuses cors on a WebSocket route, and access-control-* response headers where cors writes them", () => {
     expect(problemsOf({ origins, routes: [{ ...ok, websocket: true, cors: cors({}) }] }))
-      .toEqual(["routes[0].cors: a WebSocket route is not subject to CORS (browsers send Origin on the upgrade: check it with room.allowedOrigins)"]);
+      .toEqual(["routes[0] (\"ok\").cors: a WebSocket route is not subject to CORS (browsers send Origin on the upgrade: check it with room.allowedOrigins)"]);
     expect(problemsOf({ origins, defaults: { cors: cors({}) }, routes: [{ ...ok, responseHeaders: { set: { "Access-Control-Allow-Origin": "*" } } }] }))
-      .toEqual([`routes[0].responseHeaders.set["access-control-allow-origin"]: "access-control-allow-origin" is written by the route's cors settings`]);
+      .toEqual([`routes[0] ("ok").responseHeaders.set["access-control-allow-origin"]: "access-control-allow-origin" is written by the route's cors settings`]);
     // Without gateway CORS on the route, the route may set them itself.
     expect(parseRouteTable({ origins, routes: [{ ...ok, responseHeaders: { set: { "access-control-allow-origin": "*" } } }] }).ok).toBe(true);
   });
@@ -82,9 +82,9 @@ describe("maxBodyBytes in the route table", () => {
   });
 
   it.each([
-    [{ ...ok, maxBodyBytes: -1 }, "routes[0].maxBodyBytes: Too small: expected number to be >=0"],
-    [{ ...ok, maxBodyBytes: 1.5 }, "routes[0].maxBodyBytes: Invalid input: expected int, received number"],
-    [{ ...ok, maxBodyBytes: "1mb" }, "routes[0].maxBodyBytes: Invalid input: expected number, received string"],
+    [{ ...ok, maxBodyBytes: -1 }, "routes[0] (\"ok\").maxBodyBytes: must be at least 0"],
+    [{ ...ok, maxBodyBytes: 1.5 }, "routes[0] (\"ok\").maxBodyBytes: must be a whole number, not a fraction"],
+    [{ ...ok, maxBodyBytes: "1mb" }, "routes[0] (\"ok\").maxBodyBytes: must be a number, not a string"],
   ])("explains a bad limit: %j", (route, problem) => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
   });
@@ -99,16 +99,16 @@ describe("respond routes in the route table", () => {
   });
 
   it.each([
-    [respond({ json: 1, body: "x" }), "routes[0].respond.body: use json or body, not both"],
-    [respond({ status: 204, body: "x" }), "routes[0].respond.status: a 204 answer has no body: remove json/body or use another status"],
-    [respond({ status: 101 }), "routes[0].respond.status: Too small: expected number to be >=200"],
-    [respond({ headers: { "Content-Length": "3" } }), `routes[0].respond.headers["content-length"]: "content-length" is managed by the gateway and cannot be set`],
-    [respond({ headers: { "x-a": "a\nb" } }), `routes[0].respond.headers["x-a"]: must be visible ASCII (no line breaks)`],
-    [respond({}, { origin: "users" }), "routes[0].origin: a respond route has no origin: remove origin"],
-    [respond({}, { responseHeaders: { set: { "x-a": "1" } } }), "routes[0].responseHeaders: a respond route has no origin: remove responseHeaders (use respond.headers)"],
-    [respond({}, { rewrite: "/x" }), "routes[0].rewrite: a respond route has no origin: remove rewrite"],
-    [respond({}, { redirect: { to: "/x" } }), "routes[0].redirect: use respond or redirect, not both"],
-    [respond({}, { timeoutMs: 1000 }), "routes[0].timeoutMs: a route without an origin has no origin timeout to override"],
+    [respond({ json: 1, body: "x" }), "routes[0] (\"r\").respond.body: use json or body, not both"],
+    [respond({ status: 204, body: "x" }), "routes[0] (\"r\").respond.status: a 204 answer has no body: remove json/body or use another status"],
+    [respond({ status: 101 }), "routes[0] (\"r\").respond.status: must be at least 200"],
+    [respond({ headers: { "Content-Length": "3" } }), `routes[0] ("r").respond.headers["content-length"]: "content-length" is managed by the gateway and cannot be set`],
+    [respond({ headers: { "x-a": "a\nb" } }), `routes[0] ("r").respond.headers["x-a"]: must be visible ASCII (no line breaks)`],
+    [respond({}, { origin: "users" }), "routes[0] (\"r\").origin: a respond route has no origin: remove origin"],
+    [respond({}, { responseHeaders: { set: { "x-a": "1" } } }), "routes[0] (\"r\").responseHeaders: a respond route has no origin: remove responseHeaders (use respond.headers)"],
+    [respond({}, { rewrite: "/x" }), "routes[0] (\"r\").rewrite: a respond route has no origin: remove rewrite"],
+    [respond({}, { redirect: { to: "/x" } }), "routes[0] (\"r\").redirect: use respond or redirect, not both"],
+    [respond({}, { timeoutMs: 1000 }), "routes[0] (\"r\").timeoutMs: a route without an origin has no origin timeout to override"],
   ])("explains a bad respond route: %j", (route, problem) => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
   });
@@ -123,16 +123,16 @@ describe("redirect routes in the route table", () => {
   });
 
   it.each([
-    [redirect({ to: "/x", status: 303 }), "routes[0].redirect.status: must be 301, 302, 307 or 308"],
-    [redirect({ to: "/x", status: 200 }), "routes[0].redirect.status: must be 301, 302, 307 or 308"],
-    [redirect({ to: "new/:id" }), "routes[0].redirect.to: must be an absolute http(s) URL or a path starting with /"],
-    [redirect({ to: "//evil.example/:id" }), "routes[0].redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
-    [redirect({ to: "/\\evil.example" }), "routes[0].redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
-    [redirect({ to: "https://:id.example.com/" }), "routes[0].redirect.to: parameters may only go in the path, query or fragment, never in the host"],
-    [redirect({ to: "javascript://x/%0aalert(1)" }), "routes[0].redirect.to: must use http or https"],
-    [redirect({ to: "https://user:pw@example.com/" }), "routes[0].redirect.to: must not carry credentials"],
-    [redirect({ to: "/a b" }), "routes[0].redirect.to: must be visible ASCII without spaces (percent-encode the rest)"],
-    [redirect({ to: "/new/:other" }), `routes[0].redirect.to: parameter ":other" is not in the path`],
+    [redirect({ to: "/x", status: 303 }), "routes[0] (\"r\").redirect.status: must be 301, 302, 307 or 308"],
+    [redirect({ to: "/x", status: 200 }), "routes[0] (\"r\").redirect.status: must be 301, 302, 307 or 308"],
+    [redirect({ to: "new/:id" }), "routes[0] (\"r\").redirect.to: must be an absolute http(s) URL or a path starting with /"],
+    [redirect({ to: "//evil.example/:id" }), "routes[0] (\"r\").redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
+    [redirect({ to: "/\\evil.example" }), "routes[0] (\"r\").redirect.to: a path must not start with // (browsers read it as another host): write an absolute URL"],
+    [redirect({ to: "https://:id.example.com/" }), "routes[0] (\"r\").redirect.to: parameters may only go in the path, query or fragment, never in the host"],
+    [redirect({ to: "javascript://x/%0aalert(1)" }), "routes[0] (\"r\").redirect.to: must use http or https"],
+    [redirect({ to: "https://user:pw@example.com/" }), "routes[0] (\"r\").redirect.to: must not carry credentials"],
+    [redirect({ to: "/a b" }), "routes[0] (\"r\").redirect.to: must be visible ASCII without spaces (percent-encode the rest)"],
+    [redirect({ to: "/new/:other" }), `routes[0] ("r").redirect.to: parameter ":other" is not in the path`],
   ])("explains a bad redirect: %j", (route, problem) => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem]);
   });
@@ -148,8 +148,8 @@ describe("redirect routes in the route table", () => {
 describe("timeoutMs on a route", () => {
   it("is accepted on a route with an origin, within the origin's bounds", () => {
     expect(loadRouteTable({ origins, routes: [{ ...ok, timeoutMs: 2500 }] }).routes[0]!.timeoutMs).toBe(2500);
-    expect(problemsOf({ origins, routes: [{ ...ok, timeoutMs: 0 }] })).toEqual(["routes[0].timeoutMs: Too small: expected number to be >=1"]);
-    expect(problemsOf({ origins, routes: [{ ...ok, timeoutMs: 300_001 }] })).toEqual(["routes[0].timeoutMs: Too big: expected number to be <=300000"]);
+    expect(problemsOf({ origins, routes: [{ ...ok, timeoutMs: 0 }] })).toEqual(["routes[0] (\"ok\").timeoutMs: must be at least 1"]);
+    expect(problemsOf({ origins, routes: [{ ...ok, timeoutMs: 300_001 }] })).toEqual(["routes[0] (\"ok\").timeoutMs: must be at most 300000"]);
   });
 });
 

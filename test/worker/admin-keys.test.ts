@@ -1,6 +1,6 @@
 /** The key and usage endpoints of the management API, end to end through the gateway app. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import { POLICIES } from "../../src/policies/index.ts";
@@ -43,12 +43,20 @@ describe("the admin token", () => {
     expect(response.status).toBe(401);
   });
 
-  it("turns the admin API off when the secret is unset", async () => {
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
-    const ctx = createExecutionContext();
-    const response = await app.fetch(new Request("http://gateway.test/_gateway/keys", { headers: ADMIN }), { ...env, ADMIN_TOKEN: undefined }, ctx);
-    await waitOnExecutionContext(ctx);
-    expect(response.status).toBe(404);
+  it("turns the admin API off when the secret is unset, and says so once", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
+      for (let i = 0; i < 2; i++) {
+        const ctx = createExecutionContext();
+        const response = await app.fetch(new Request("http://gateway.test/_gateway/keys", { headers: ADMIN }), { ...env, ADMIN_TOKEN: undefined }, ctx);
+        await waitOnExecutionContext(ctx);
+        expect(response.status).toBe(404);
+      }
+      expect(warn.mock.calls.map(([line]) => JSON.parse(String(line)).message)).toEqual(["ADMIN_TOKEN is not set: the admin API is off (its paths answer 404)"]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 
@@ -152,6 +160,13 @@ describe("requests the admin API refuses", () => {
     expect(await codeOf("POST", "/keys", { name: "n", owner: "o", plan: "free", key: "gw_mine" })).toEqual([400, "invalid_request", expect.stringContaining("key")]);
     expect(await codeOf("POST", "/keys", { name: "n", owner: "o", plan: "free", expiresAt: "tomorrow" })).toEqual([400, "invalid_request", expect.stringContaining("expiresAt")]);
     expect(await codeOf("POST", "/keys", { name: "  ", owner: "o", plan: "free" })).toEqual([400, "invalid_request", expect.stringContaining("name")]);
+  });
+
+  it("says what is wrong in the gateway's words, not the validator's", async () => {
+    expect(await codeOf("POST", "/keys", { owner: "o", plan: "free" })).toEqual([400, "invalid_request", "name: required"]);
+    const [, , message] = await codeOf("POST", "/keys", { name: 5, owner: "o", plan: "free", nmae: "x" });
+    expect(message).toContain(`unknown field "nmae" (did you mean "name"?)`);
+    expect(message).not.toMatch(/Invalid input|expected|received|Unrecognized/);
   });
 
   it("refuses an unknown plan, an expiry in the past and a body that is not JSON", async () => {

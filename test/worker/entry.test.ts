@@ -14,6 +14,12 @@ describe("the Worker entry with the shipped routes.json", () => {
     expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 
+  it("guards /v1/me with the demo JWT authorizer", async () => {
+    const response = await SELF.fetch("http://gateway.test/v1/me");
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: { code: "token_missing" } });
+  });
+
   it("serves orders only on its host", async () => {
     expect((await SELF.fetch("http://other.test/v1/orders/1")).status).toBe(404);
   });

@@ -259,6 +259,9 @@ describe("headers only the gateway writes (issue 8)", () => {
   const key = hardeningKey;
   const table = {
     authorizers: { main: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], jwks: { keys: [key.publicJwk] } } },
+    // An API-key route needs a way to issue keys and a plan to issue them on.
+    admin: { token: { env: "ADMIN_TOKEN" } },
+    plans: { basic: { quota: { limit: 1000, per: "month" } } },
     routes: [
       route("pub", "/app/pub/*"),
       route("me", "/app/me/*", { auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub", "x-user-role": "role" } }),

@@ -147,6 +147,7 @@ describe("a refused request", () => {
     const call = gatewayFor({
       authorizers: { main: { type: "jwt", issuer: "i", audience: "a", algorithms: ["HS256"], secret: { env: "TEST_JWT_SECRET" } } },
       plans: { five: { quota: { limit: 5, per: "month" } } },
+      admin: { token: { env: "ADMIN_TOKEN" } },
       routes: [
         route("keyed", "/keyed", { auth: { apiKey: true }, ipAllow: ["203.0.113.0/24"] }),
         route("jwt", "/jwt", { auth: { authorizer: "main" }, ipAllow: ["203.0.113.0/24"], rateLimit: { plan: "five", by: "ip" } }),

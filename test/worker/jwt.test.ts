@@ -33,7 +33,6 @@ function gateway() {
       pem: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], publicKey: pem },
       internal: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "TEST_JWT_SECRET" } },
       custom: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"], jwks: { keys: [rsa.publicJwk] }, tokenSources: [{ header: "X-Access-Token" }] },
-      unset: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "NOT_BOUND_ANYWHERE" } },
       browser: {
         type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], jwks: { keys: [ec.publicJwk] },
         tokenSources: [{ header: "authorization" }, { cookie: "session" }, { query: "access_token" }, { webSocketProtocol: "bearer." }],
@@ -45,7 +44,6 @@ function gateway() {
       route("custom", "/v1/custom", { auth: { authorizer: "custom" } }),
       route("pem", "/v1/pem", { auth: { authorizer: "pem" } }),
       route("internal", "/v1/internal", { auth: { authorizer: "internal" } }),
-      route("unset", "/v1/unset", { auth: { authorizer: "unset" } }),
       route("browser", "/v1/browser", { auth: { authorizer: "browser" }, identityHeaders: { "x-user-id": "sub" } }),
       route("scoped", "/v1/scoped", { auth: { authorizer: "main", scopes: ["users:read", "users:write"] } }),
       route("admins", "/v1/admins", { auth: { authorizer: "main", claims: { roles: { contains: "admin" }, tenant: "acme", tier: { in: ["gold", "platinum"] } } } }),
@@ -301,13 +299,26 @@ describe("JWT authorizer: refusing tokens", () => {
 });
 
 describe("JWT authorizer: fail closed without a usable secret", () => {
-  const call = gateway();
+  // Its own gateway: the unset secret is reported on a gateway's first request (test/worker/secrets.test.ts).
+  const call = gatewayFor({
+    authorizers: { unset: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "NOT_BOUND_ANYWHERE" } } },
+    routes: [route("unset", "/v1/unset", { auth: { authorizer: "unset" } })],
+  });
 
-  it("answers 503 auth_secret_missing with Retry-After when the Worker secret is not set", async () => {
-    const token = await mint(utf8(TEST_JWT_SECRET), "HS256", undefined);
-    const response = await call("/v1/unset", bearer(token));
-    expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
-    await expectRefused(response, 503, "auth_secret_missing", /not configured/);
+  it("answers 503 auth_secret_missing with Retry-After when the Worker secret is not set, and tells the operator", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const token = await mint(utf8(TEST_JWT_SECRET), "HS256", undefined);
+      const response = await call("/v1/unset", bearer(token));
+      expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+      await expectRefused(response, 503, "auth_secret_missing", /not configured/);
+      expect(warn.mock.calls.map(([line]) => JSON.parse(String(line)).message)).toEqual(["JWT secret NOT_BOUND_ANYWHERE is not set: route unset answers 503"]);
+      expect(error.mock.calls.map(([line]) => JSON.parse(String(line)))).toEqual([{ level: "error", code: "jwt_secret_missing", authorizer: "unset", secret: "NOT_BOUND_ANYWHERE" }]);
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
   });
 });
 

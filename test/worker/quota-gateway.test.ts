@@ -108,16 +108,20 @@ describe("responses on limited routes", () => {
     const ip = freshIp();
     const responses = await Promise.all(Array.from({ length: 21 }, () => call("/slow/x", { clientIp: ip })));
     const refused = responses.find((r) => r.status === 429)!;
-    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(10);
-    expect((await errorOf(refused)).code).toBe("rate_limited");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    const error = await errorOf(refused);
+    expect(error.code).toBe("rate_limited");
+    // In the table's own units (`"per": "10s"`), not milliseconds.
+    expect(error.message).toBe(`Rate limit of plan "slow" exceeded: 1 per 10s, burst 20; retry after ${retryAfter} s.`);
   });
 });
 
 describe("configuration", () => {
-  it("refuses at startup a route whose cost its plan can never admit", () => {
+  it("refuses, as a config problem at its JSON path, a route whose cost its plan can never admit", () => {
     const costly = { ...table, origins: { echo: { url: env.ECHO_ORIGIN } }, routes: [route("heavy", "/heavy", { cost: 6, rateLimit: { plan: "five", by: "ip" } })] };
-    expect(() => createGateway(loadRouteTable(costly), { policies: POLICIES })).toThrow(new TypeError(`route "heavy": cost 6 exceeds what plan "five" can ever admit (5)`));
+    expect(() => loadRouteTable(costly)).toThrow(`routes[0] ("heavy").cost: is 6, but plan "five" admits at most 5 at once (quota.limit 5): every request would be refused`);
   });
 
   it("refuses a key whose plan cannot cover the route's cost, without counting", async () => {

@@ -3,6 +3,7 @@
  * The key's own plan is enforced by the rate-limit policy, which runs after this one.
  */
 import { z } from "zod";
+import { isObject } from "../../config/core.ts";
 import { definePolicy } from "../../policy.ts";
 import { apiKeyAuth, apiKeyErrors } from "./policy.ts";
 
@@ -19,6 +20,12 @@ export const apiKeyPolicy = definePolicy({
   tableFields: { apiKeys: ApiKeysSchema.default({ header: "x-api-key" }) },
   authenticates: (auth) => auth.apiKey === true,
   errors: apiKeyErrors,
+  checkRoute({ table, route, issue }) {
+    if (!isObject(route.auth) || route.auth.apiKey !== true) return;
+    // Keys exist only once the admin API has issued them: without it the route refuses everyone.
+    if (table.admin === undefined)
+      issue(`API keys are issued through the admin API and the table has no "admin": add "admin": { "token": { "env": "ADMIN_TOKEN" } }`, "auth", "apiKey");
+  },
   // The key is the gateway's credential: no origin gets one, not even behind a public route.
   originHeaders: (table) => (table.routes.some((route) => route.auth !== "none" && route.auth.apiKey === true) ? [table.apiKeys.header] : []),
   withheld: (route, table) => (route.auth !== "none" && route.auth.apiKey === true ? { headers: [table.apiKeys.header] } : {}),

@@ -86,7 +86,8 @@ export async function verifyRequest(c: GatewayContext, table: JwtTable, authoriz
   return verifier.verify(found.token, { env: c.env, waitUntil: waitUntilOf(c) });
 }
 
-const RESERVED_IDENTITY = new Set<string>([...GATEWAY_OWNED_REQUEST_HEADERS, "authorization", "cookie", "sec-websocket-protocol"]);
+/** Headers an identity header may not be: gateway-owned ones and the credentials themselves. */
+export const RESERVED_IDENTITY = new Set<string>([...GATEWAY_OWNED_REQUEST_HEADERS, "authorization", "cookie", "sec-websocket-protocol"]);
 
 /** The policy for a route with `auth.authorizer`, or undefined when the route has none. */
 export function jwtAuthorizer(route: JwtRoute, table: JwtTable): GatewayMiddleware | undefined {

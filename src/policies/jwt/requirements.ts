@@ -9,7 +9,7 @@ import type { ClaimRequirement } from "./schema.ts";
 import type { JwtClaims } from "./verifier.ts";
 
 // RFC 6749 3.3 scope-token: printable ASCII except space, '"' and '\'.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 export interface RouteRequirements {
   scopes: readonly string[];

@@ -3,7 +3,7 @@
  * over the quota service (src/quota/). Also enforces an API key's own plan on `auth.apiKey` routes.
  */
 import { z } from "zod";
-import { NAMES_OF, ORIGIN_NAME } from "../../config/core.ts";
+import { isObject, ORIGIN_NAME } from "../../config/core.ts";
 import { PlanSchema } from "../../quota/index.ts";
 import { definePolicy } from "../../policy.ts";
 import { rateLimit, rateLimitErrors } from "./policy.ts";
@@ -17,6 +17,20 @@ export const RateLimitSchema = z.strictObject({
 });
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) ? v : undefined);
+
+/** The most units a raw plan admits in one request (the quota's limit, or the bucket: burst, else limit). */
+function admitsAtOnce(plan: unknown): { units: number; because: string } | undefined {
+  if (!isObject(plan)) return undefined;
+  const rate = isObject(plan.rate) ? plan.rate : undefined;
+  const quota = isObject(plan.quota) ? plan.quota : undefined;
+  const bucket = int(rate?.burst) ?? int(rate?.limit);
+  const limits = [
+    ...(bucket !== undefined ? [{ units: bucket, because: int(rate?.burst) !== undefined ? `rate.burst ${bucket}` : `rate.limit ${bucket}, its burst` }] : []),
+    ...(int(quota?.limit) !== undefined ? [{ units: int(quota?.limit)!, because: `quota.limit ${int(quota?.limit)}` }] : []),
+  ];
+  return limits.sort((a, b) => a.units - b.units)[0];
+}
 
 export const rateLimitPolicy = definePolicy({
   name: "rate-limit",
@@ -26,17 +40,33 @@ export const rateLimitPolicy = definePolicy({
     rateLimit: RateLimitSchema.optional().describe("Count callers against a plan (API-key routes use the key's plan)."),
   },
   tableFields: {
-    plans: z.record(z.string().regex(ORIGIN_NAME), PlanSchema).default({}).describe("Named usage plans."),
+    plans: z.record(z.string().regex(ORIGIN_NAME, "plan names are letters, digits, _ and - (up to 64)"), PlanSchema).default({}).describe("Named usage plans."),
   },
   errors: rateLimitErrors,
   checkRoute({ table, route, issue }) {
-    const rateLimit = typeof route.rateLimit === "object" && route.rateLimit !== null ? (route.rateLimit as Record<string, unknown>) : undefined;
-    const auth = typeof route.auth === "object" && route.auth !== null ? (route.auth as Record<string, unknown>) : undefined;
+    const rateLimit = isObject(route.rateLimit) ? route.rateLimit : undefined;
+    const auth = isObject(route.auth) ? route.auth : undefined;
+    const plans = isObject(table.plans) ? table.plans : {};
+    const cost = typeof route.cost === "number" ? route.cost : 1;
     const plan = str(rateLimit?.plan);
-    if (plan !== undefined && !NAMES_OF(table.plans).has(plan)) issue(`unknown plan "${plan}"`, "rateLimit", "plan");
+    if (plan !== undefined && !Object.hasOwn(plans, plan)) issue(`unknown plan "${plan}"`, "rateLimit", "plan");
+    else if (plan !== undefined) {
+      const most = admitsAtOnce(plans[plan]);
+      if (most !== undefined && cost > most.units)
+        issue(`is ${cost}, but plan "${plan}" admits at most ${most.units} at once (${most.because}): every request would be refused`, "cost");
+    }
     const by = str(rateLimit?.by);
     if (by?.startsWith("jwt:") && str(auth?.authorizer) === undefined) issue(`"${by}" needs a JWT authorizer on the route`, "rateLimit", "by");
     if (by === "apiKey" && auth?.apiKey !== true) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
+    if (auth?.apiKey === true) {
+      // Each key is counted against its plan: with no plan, no key can be issued and none admitted.
+      const names = Object.keys(plans);
+      if (names.length === 0) issue(`API keys are counted against their plan and "plans" is empty: add a plan to issue keys on`, "auth", "apiKey");
+      else {
+        const fits = names.filter((name) => (admitsAtOnce(plans[name])?.units ?? Infinity) >= cost);
+        if (fits.length === 0) issue(`is ${cost}, more than any plan admits at once: no key could ever use this route`, "cost");
+      }
+    }
   },
   create(route, table) {
     const keyPlan = route.auth !== "none" && route.auth.apiKey === true;

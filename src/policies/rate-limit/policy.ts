@@ -121,5 +121,6 @@ function refusal(plan: ResolvedPlan, decision: Decision, headers: Headers) {
     return rateLimitErrors.quota_exceeded(`Quota of plan "${plan.name}" exhausted: ${q.limit} per ${q.period} (UTC); it resets at ${new Date(q.periodEnd).toISOString()}.`, extra);
   }
   const r = decision.rate!;
-  return rateLimitErrors.rate_limited(`Rate limit of plan "${plan.name}" exceeded: ${r.limit} per ${r.perMs} ms, burst ${r.burst}; retry after ${extra["retry-after"]} s.`, extra);
+  const rate = plan.rateText ?? `${r.limit} per ${r.perMs}ms`;
+  return rateLimitErrors.rate_limited(`Rate limit of plan "${plan.name}" exceeded: ${rate}, burst ${r.burst}; retry after ${extra["retry-after"]} s.`, extra);
 }

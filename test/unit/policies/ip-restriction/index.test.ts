@@ -11,7 +11,10 @@ describe("the compiled routes with ip-restriction", () => {
     compileRouteTable(loadRouteTable({ origins: { echo: { url: "http://127.0.0.1:9" } }, ...table }), POLICIES).routes;
 
   it("put ip-restriction first in a route's chain, before authentication and limits", () => {
-    const [keyed] = compile({ routes: [route("keyed", "/keyed", { auth: { apiKey: true }, ipDeny: ["198.51.100.0/24"] })] });
+    const [keyed] = compile({
+      admin: { token: { env: "ADMIN_TOKEN" } }, plans: { basic: { quota: { limit: 5, per: "month" } } },
+      routes: [route("keyed", "/keyed", { auth: { apiKey: true }, ipDeny: ["198.51.100.0/24"] })],
+    });
     expect(keyed!.policies).toEqual(["ip-restriction", "api-key", "rate-limit"]);
   });
 
