@@ -7,6 +7,7 @@
 import type { AnyPolicy } from "../policy.ts";
 import { apiKeyPolicy } from "./api-key/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
+import { mirrorPolicy } from "./mirror/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { roomPolicy } from "./room/index.ts";
 
@@ -14,5 +15,6 @@ export const POLICIES: readonly AnyPolicy[] = [
   jwtPolicy, // authentication first: a JWT, then an API key
   apiKeyPolicy,
   rateLimitPolicy, // limits count only authenticated callers
+  mirrorPolicy, // copies only requests the route accepted
   roomPolicy, // answers the request itself: last
 ];
