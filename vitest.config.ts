@@ -16,6 +16,14 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: { ECHO_ORIGIN: `http://127.0.0.1:${inject("echoOriginPort")}`, LOG_REQUESTS: "off", ADMIN_TOKEN: "test-admin-token", TEST_JWT_SECRET },
+              // A second Worker behind a service binding, for `service` origins (test/worker/upstreams.test.ts).
+              serviceBindings: { AUTH_WORKER: "service-worker" },
+              workers: [{
+                name: "service-worker",
+                modules: true,
+                scriptPath: fileURLToPath(new URL("./test/support/service-worker.js", import.meta.url)),
+                compatibilityDate: "2026-11-01",
+              }],
             },
           })),
         ],

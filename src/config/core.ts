@@ -91,6 +91,10 @@ export type StickyKey = (typeof STICKY_KEYS)[number];
 /** Retry conditions: a connection refused or reset, a timeout, or an origin status (5xx). */
 export const RETRY_CONDITIONS = ["connect", "timeout"] as const;
 
+const RETRY_CONDITION_MESSAGE = `must be "connect", "timeout" or a 5xx status`;
+const RetryCondition = z.union([z.enum(RETRY_CONDITIONS), z.number().int()], { error: RETRY_CONDITION_MESSAGE })
+  .refine((v) => typeof v === "string" || (v >= 500 && v <= 599), RETRY_CONDITION_MESSAGE);
+
 export const TargetSchema = z.strictObject({
   url: OriginUrl.optional().describe("Base URL of this target (like an origin's `url`). Give `url` or `service`."),
   service: ServiceBinding.optional().describe("A service binding to another Worker (wrangler.toml `[[services]]`), instead of a URL."),
@@ -101,7 +105,7 @@ export const TargetSchema = z.strictObject({
 export const RetriesSchema = z.strictObject({
   attempts: z.number().int().min(1).max(5).default(1)
     .describe("Retries after the first try (so at most attempts + 1 tries). Default 1."),
-  on: z.array(z.union([z.enum(RETRY_CONDITIONS), z.number().int().min(500).max(599)])).min(1).default(["connect", 502, 503, 504])
+  on: z.array(RetryCondition).min(1).default(["connect", 502, 503, 504])
     .describe(`What is retried: "connect" (refused or reset before an answer), "timeout" (no answer within timeoutMs) and 5xx statuses. Default ["connect", 502, 503, 504].`),
   budgetPercent: z.number().min(0).max(100).default(10)
     .describe("Retries per isolate may not exceed this percentage of the origin's requests in the last 10 s (plus 3). Default 10."),

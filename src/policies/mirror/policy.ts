@@ -9,8 +9,8 @@
  * The body: a request body is a stream that can be read once, so copying it means teeing it and
  * giving the forwarder one branch: this policy replaces `c.req.raw` with the same request on that
  * branch (the forwarder reads the body from `c.req.raw`, so nothing in the core changes and a
- * route without `mirror` pays nothing). Each branch goes through a FixedLengthStream of the
- * client's Content-Length, so the origin still gets a Content-Length rather than a chunked body.
+ * route without `mirror` pays nothing). workerd's tee of a request body keeps its known length, so
+ * the origin still gets a Content-Length rather than a chunked body (test/worker/mirror.test.ts).
  * Only bodies with a Content-Length up to `maxBodyBytes` are teed: a tee holds what the faster
  * reader has read and the slower has not, so the bound is the memory one mirrored request can take.
  */
@@ -30,13 +30,6 @@ export interface MirrorConfig {
 }
 
 type MirrorRoute = CoreRoute & { mirror?: MirrorConfig };
-
-/** A stream of exactly `length` bytes from `from`, so fetch sends a Content-Length. */
-function fixedLength(from: ReadableStream, length: number): ReadableStream {
-  const fixed = new FixedLengthStream(length);
-  from.pipeTo(fixed.writable).catch(() => {});
-  return fixed.readable;
-}
 
 export function mirrorRequests(route: MirrorRoute, origins: CoreTable["origins"]): GatewayMiddleware {
   const config = route.mirror;
@@ -58,8 +51,8 @@ export function mirrorRequests(route: MirrorRoute, origins: CoreTable["origins"]
       const length = Number(request.headers.get("content-length") ?? Number.NaN);
       if (!config.body || !(length <= maxBodyBytes)) return next();
       const [primary, copy] = body.tee();
-      c.req.raw = new Request(request, { body: fixedLength(primary, length) });
-      body = fixedLength(copy, length);
+      c.req.raw = new Request(request, { body: primary });
+      body = copy;
     }
     const url = new URL(request.url);
     const compiled = c.get("route");
