@@ -14,7 +14,7 @@ import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts
 
 const ECHO = env.ECHO_ORIGIN;
 const REFUSED = "http://127.0.0.1:1";
-const bindings: GatewayBindings = env;
+const bindings: GatewayBindings = { ...env };
 
 /** Runs the Worker's scheduled handler for `origins` once, as the Cron Trigger would at `time`. */
 async function cronRun(origins: Record<string, unknown>, time: number, sleep?: (ms: number) => Promise<void>): Promise<void> {
