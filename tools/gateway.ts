@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { bundleGateway } from "./bundle.ts";
 import type { DurableObjectClass, WorkerService } from "./workerd.ts";
 
-/** wrangler.toml's Durable Object bindings (all SQLite-backed, migration v1). */
+/** wrangler.toml's Durable Object bindings (all SQLite-backed). */
 export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "QUOTA", className: "QuotaCounter", sql: true },
   { binding: "API_KEYS", className: "KeyStore", sql: true },
   { binding: "ROOMS", className: "RoomObject", sql: true },
+  { binding: "UPSTREAM_HEALTH", className: "TargetHealth", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */
@@ -27,6 +28,8 @@ export interface GatewayServiceOptions {
   log: "on" | "off";
   /** Worker secrets and other vars, as text bindings ({ "env": "NAME" } in routes.json reads these). */
   secrets?: Record<string, string>;
+  /** Service bindings (`service` origins): binding name -> another service of the same workerd config. */
+  services?: Record<string, string>;
 }
 
 export function gatewayService(name: string, module: string, compatibilityDate: string, options: GatewayServiceOptions): WorkerService {
@@ -36,5 +39,6 @@ export function gatewayService(name: string, module: string, compatibilityDate: 
     compatibilityDate,
     text: { ...options.secrets, LOG_REQUESTS: options.log },
     durableObjects: GATEWAY_DURABLE_OBJECTS,
+    ...(options.services ? { services: options.services } : {}),
   };
 }

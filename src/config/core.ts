@@ -108,7 +108,7 @@ export const RetriesSchema = z.strictObject({
   on: z.array(RetryCondition).min(1).default(["connect", 502, 503, 504])
     .describe(`What is retried: "connect" (refused or reset before an answer), "timeout" (no answer within timeoutMs) and 5xx statuses. Default ["connect", 502, 503, 504].`),
   budgetPercent: z.number().min(0).max(100).default(10)
-    .describe("Retries per isolate may not exceed this percentage of the origin's requests in the last 10 s (plus 3). Default 10."),
+    .describe("Retries per isolate may not exceed this percentage of the origin's requests in the last 10 s (plus 10). Default 10."),
 }).describe("Retry safe requests on another target (docs/upstreams.md: GET, HEAD, OPTIONS, PUT, DELETE or an Idempotency-Key, and no body).");
 
 export const CircuitBreakerSchema = z.strictObject({

@@ -146,7 +146,8 @@ export async function forwardToTargets(c: GatewayContext, plan: ForwardPlan, mat
   const upstream = plan.origin.upstream!;
   const url = new URL(c.req.url);
   const request = c.req.raw;
-  const body = forwardedBody(request);
+  // An empty body is no body (nothing to stream, so nothing that forbids a retry).
+  const body = request.headers.get("content-length") === "0" ? null : forwardedBody(request);
   const headers = forwardingHeaders(c, url, plan.requestEdits);
   if (upstream.hostHeader) headers.set("host", upstream.hostHeader);
   const path = plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);

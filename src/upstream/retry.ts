@@ -6,11 +6,12 @@
  * an `Idempotency-Key` header, AND no request body. Bodies stream to the origin and are never
  * buffered, so once an attempt has started a body there is nothing to send again: a request with a
  * body is never retried, whatever its method (a PUT with a body included). `Content-Length: 0` is
- * no body.
+ * no body (forwardToTargets sends none).
  *
  * The budget (Finagle's and Envoy's retry budget): per origin and per isolate, the retries in the
  * last 10 seconds may not exceed `budgetPercent` of the requests in the same 10 seconds, plus a
- * floor of MIN_RETRIES so that a quiet origin can still retry a single failure. Under a full
+ * floor of MIN_RETRIES (10 per 10 s) so that a quiet origin can still retry the failures that open
+ * a circuit breaker. Under a full
  * outage an origin therefore sees at most (1 + budgetPercent/100) times the client load plus the
  * floor, instead of (1 + attempts) times it.
  */
@@ -18,7 +19,7 @@ import type { RETRY_CONDITIONS } from "../config/core.ts";
 
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** Retries always allowed in a window, whatever the request count. */
-export const MIN_RETRIES = 3;
+export const MIN_RETRIES = 10;
 const WINDOW_SECONDS = 10;
 
 /** What came of one attempt: an origin status, or no answer at all. */

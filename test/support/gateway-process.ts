@@ -10,10 +10,12 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildGateway, gatewayService } from "../../tools/gateway.ts";
-import { projectCompatibilityDate, startWorkerd } from "../../tools/workerd.ts";
+import { projectCompatibilityDate, startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 export interface GatewayProcess {
   url: string;
+  /** Every socket's URL: `http` (the gateway) and the extra sockets asked for. */
+  urls: Record<string, string>;
   port: number;
   /** Resident memory of the workerd process serving the gateway, in bytes. */
   rss(): number;
@@ -26,6 +28,14 @@ export interface GatewayOptions {
   routes: unknown;
   /** Text bindings: Worker secrets and vars. */
   bindings?: Record<string, string>;
+  /** Other Workers in the same workerd config (a service-binding origin, a cron trigger). */
+  services?: WorkerService[];
+  /** The gateway's service bindings: binding name -> one of `services`. */
+  serviceBindings?: Record<string, string>;
+  /** Extra sockets: socket name -> one of `services`. */
+  sockets?: Record<string, string>;
+  /** Allow experimental compatibility flags in `services` (workerd --experimental). */
+  experimental?: boolean;
 }
 
 /** A port free at the time of asking (for tools, like wrangler dev, that take a port number). */
@@ -41,8 +51,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const module = await buildGateway(options.routes, dir);
   const workerd = await startWorkerd({
-    services: [gatewayService("gateway", module, projectCompatibilityDate(), { log: "on", secrets: options.bindings ?? {} })],
-    sockets: { http: "gateway" },
+    services: [
+      gatewayService("gateway", module, projectCompatibilityDate(), { log: "on", secrets: options.bindings ?? {}, ...(options.serviceBindings ? { services: options.serviceBindings } : {}) }),
+      ...(options.services ?? []),
+    ],
+    sockets: { http: "gateway", ...options.sockets },
+    experimental: options.experimental === true,
   }, dir);
   // The launcher keeps only a tail; security tests read all of it ("no token in the logs").
   let output = "";
@@ -53,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const pid = workerd.child.process.pid!;
   return {
     url,
+    urls: workerd.urls,
     port: Number(new URL(url).port),
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024,
     output: () => output,
