@@ -3,18 +3,20 @@
  * `npm start -- --routes FILE --port N [wrangler dev flags...]`
  *                                  the gateway alone with another table (try a config before deploying);
  *                                  e.g. `--var ADMIN_TOKEN:secret` for secrets in local runs.
+ * `npm start -- --env staging`     a stage of wrangler.toml (`[env.staging]`) with its table,
+ *                                  routes.staging.json (scripts/check.ts routesFileFor), before the demo origins.
  * Runs `wrangler dev` (local mode; no Cloudflare account needed) on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { checkFile } from "./check.ts";
+import { relative, resolve } from "node:path";
+import { checkFile, routesFileFor } from "./check.ts";
 import { startDemoOrigins } from "./demo-origin.ts";
 
-interface Args { routes: string | undefined; port: number; passThrough: string[] }
+interface Args { routes: string | undefined; port: number; env: string | undefined; passThrough: string[] }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { routes: undefined, port: 8787, passThrough: [] };
+  const args: Args = { routes: undefined, port: 8787, env: undefined, passThrough: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -26,6 +28,8 @@ export function parseArgs(argv: string[]): Args {
     else if (arg.startsWith("--routes=")) args.routes = arg.slice(9);
     else if (arg === "--port") args.port = Number(value());
     else if (arg.startsWith("--port=")) args.port = Number(arg.slice(7));
+    else if (arg === "--env" || arg === "-e") args.env = value();
+    else if (arg.startsWith("--env=")) args.env = arg.slice(6);
     else args.passThrough.push(arg);
   }
   if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) throw new Error("--port must be a port number");
@@ -40,26 +44,28 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     process.exit(2);
   }
-  const routesFile = resolve(args.routes ?? "routes.json");
+  const routesFile = args.routes !== undefined ? resolve(args.routes) : routesFileFor(args.env);
+  const tableName = args.routes ?? relative(process.cwd(), routesFile);
   if (!existsSync(routesFile)) {
     console.error(`No route table at ${routesFile}`);
     process.exit(1);
   }
   const checked = checkFile(routesFile);
   if (!checked.ok) {
-    console.error(`${args.routes ?? "routes.json"} is invalid:`);
+    console.error(`${tableName} is invalid:`);
     for (const problem of checked.problems) console.error(`  ${problem}`);
     process.exit(1);
   }
 
   const children: ChildProcess[] = [];
   const demo = args.routes === undefined ? await startDemoOrigins().catch((err: NodeJS.ErrnoException) => {
-    console.error(`Could not start the demo origins on ports 9001-9002 (${err.code ?? err.message}); is another npm start running?`);
+    console.error(`Could not start the demo origins on ports 9001-9003 (${err.code ?? err.message}); is another npm start running?`);
     process.exit(1);
   }) : [];
 
   const base = `http://127.0.0.1:${args.port}`;
-  const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(args.port), "--show-interactive-dev-session=false", ...args.passThrough], {
+  const stage = args.env === undefined ? [] : ["--env", args.env];
+  const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(args.port), "--show-interactive-dev-session=false", ...stage, ...args.passThrough], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, GATEWAY_ROUTES: routesFile, WRANGLER_SEND_METRICS: "false" },
   });
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
     process.stdout.write(chunk);
     if (!announced && /Ready on/.test(chunk.toString())) {
       announced = true;
-      console.log(`\nEdge Gateway is running on ${base} with ${args.routes ?? "routes.json"}.`);
+      console.log(`\nEdge Gateway is running on ${base} with ${tableName}${args.env === undefined ? "" : ` (stage ${args.env})`}.`);
       if (args.routes === undefined) {
         console.log("Try:");
         console.log(`  curl -i ${base}/v1/users/42`);

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { routesFileFor } from "../../scripts/check.ts";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
+import { parseArgs } from "../../scripts/start.ts";
 import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, validatedTableFile } from "../../src/config/index.ts";
 
 const run = promisify(execFile);
@@ -191,6 +193,21 @@ describe("npm run check", () => {
     expect(await check()).toMatchObject({ code: 0, stdout: "routes.json is valid.\n" });
   });
 
+  it("checks a stage's table with --env (wrangler.toml's [env.staging] build step): routes.staging.json", async () => {
+    expect(await check("--env", "staging")).toMatchObject({ code: 0, stdout: "routes.staging.json is valid.\n" });
+    expect(await check("--env", "production")).toMatchObject({ code: 0, stdout: "routes.json is valid.\n" });
+  });
+
+  it("fails a stage whose own table is invalid, listing its problems", async () => {
+    const stageDir = mkdtempSync(join(tmpdir(), "routes-stage-"));
+    writeFileSync(join(stageDir, "routes.json"), JSON.stringify({ origins, routes: [ok] }));
+    writeFileSync(join(stageDir, "routes.qa.json"), JSON.stringify({ origins, routes: [{ ...ok, origin: "nope" }] }));
+    const result = await run(NODE, [join(process.cwd(), "scripts/check.ts"), "--env", "qa"], { cwd: stageDir }).then(
+      () => ({ code: 0, stderr: "" }), (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`routes[0].origin: unknown origin "nope"`);
+  });
+
   it("exits non-zero and lists every problem by JSON path", async () => {
     const file = fileWith("bad.json", { origins, routes: [{ id: "a", path: "/a", origin: "ordrs" }, { id: "b", path: "b", origin: "users", auth: "none" }] });
     const result = await check(file);
@@ -227,5 +244,21 @@ describe("identity headers", () => {
       authorizers: { main: { type: "jwt", issuer: "i", audience: "api", algorithms: ["HS256"], secret: { env: "S" } } },
       routes: [{ ...ok, auth: { authorizer: "main" }, identityHeaders: { "x-user-id": "sub" }, requestHeaders: { set: { "X-User-Id": "admin" } } }],
     })).toEqual([`routes[0].identityHeaders["x-user-id"]: "x-user-id" is set from a verified claim; requestHeaders.set may not also set it`]);
+  });
+});
+
+describe("stages", () => {
+  it("pick routes.<stage>.json when it exists, else routes.json", () => {
+    const stageDir = mkdtempSync(join(tmpdir(), "routes-stages-"));
+    writeFileSync(join(stageDir, "routes.staging.json"), "{}");
+    expect(routesFileFor("staging", stageDir)).toBe(join(stageDir, "routes.staging.json"));
+    expect(routesFileFor("production", stageDir)).toBe(join(stageDir, "routes.json"));
+    expect(routesFileFor(undefined, stageDir)).toBe(join(stageDir, "routes.json"));
+    expect(() => routesFileFor("../etc", stageDir)).toThrow(/not a stage name/);
+  });
+
+  it("npm start takes --env for wrangler dev's stage and keeps other flags for wrangler", () => {
+    expect(parseArgs(["--env", "staging", "--port", "9999", "--var", "A:b"])).toEqual({ routes: undefined, port: 9999, env: "staging", passThrough: ["--var", "A:b"] });
+    expect(parseArgs(["--env=production"]).env).toBe("production");
   });
 });
