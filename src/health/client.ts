@@ -34,12 +34,18 @@ interface HealthView {
 }
 
 const view: HealthView = { down: new Map(), fetchedAt: -Infinity, readingSince: 0 };
+let missingReported = false;
 
 /**
  * The targets that are out, as this isolate last read them; starts a read in the background when
- * that view is stale. Never waits. `ns` undefined (no binding): nothing is out.
+ * that view is stale. Never waits. `ns` undefined (the UPSTREAM_HEALTH binding is missing from this
+ * environment of wrangler.toml): nothing is out, and the operator is told once per isolate.
  */
 export function unhealthyTargets(ns: HealthBoardNamespace | undefined, waitUntil: ((p: Promise<unknown>) => void) | undefined, now: number): ReadonlyMap<string, number> {
+  if (ns === undefined && !missingReported) {
+    missingReported = true;
+    logEvent("error", "health_board_missing", { binding: "UPSTREAM_HEALTH", effect: "health checks are not applied to forwarding" });
+  }
   if (ns !== undefined && now - view.fetchedAt >= HEALTH_REFRESH_MS && (view.readingSince === 0 || now - view.readingSince > REFRESH_GIVE_UP_MS)) {
     view.readingSince = now;
     const read = withTimeout(board(ns).unhealthy() as Promise<{ key: string; until: number }[]>, BOARD_TIMEOUT_MS).then(

@@ -1,0 +1,236 @@
+/**
+ * Failover (issue 11): an origin with two targets, one of them down, against the healthy target
+ * alone; a target that hangs, once its circuit is open; and the cost of a plain single-URL origin
+ * against the code before upstreams existed (the merge-base with main, bundled in the same run).
+ *
+ * Targets: with one target of two down, success 100% and p99 within the healthy target's p99 plus
+ * one connect failure; no request waits for a timeout once the breaker is open; single-target
+ * pass-through costs no more than before (workerd CPU per request and throughput, same run).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, request, Agent, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { bundleGatewayFrom } from "../../tools/bundle.ts";
+import { buildGateway, GATEWAY_DURABLE_OBJECTS, gatewayService } from "../../tools/gateway.ts";
+import { REPO_ROOT, startWorkerd, type WorkerService } from "../../tools/workerd.ts";
+import { interleaved, maxThroughput, medianOf, pacedLoad, type LoadResult } from "../lib/load.ts";
+import { startOrigin } from "../lib/origin.ts";
+import { fmt, table, type Check, type ScenarioReport } from "../lib/results.ts";
+import type { Scenario, ScenarioContext } from "../lib/scenario.ts";
+
+const ROUNDS = 4;
+const COST_ROUNDS = 5;
+const RATE = 500; // req/s, paced: well below the gateway's saturation on this machine
+const HANG_TIMEOUT_MS = 500;
+
+/** A port that refuses connections: bound, then closed. */
+async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A server that accepts requests and never answers. */
+async function hangingServer(): Promise<{ server: Server; url: string; hits: () => number }> {
+  let hits = 0;
+  const server = createServer(() => { hits++; });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits };
+}
+
+/** `count` sequential requests on one keep-alive connection: each latency in ms and status. */
+async function sequential(url: string, count: number): Promise<{ ms: number[]; statuses: number[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ms: number[] = [], statuses: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    statuses.push(await new Promise<number>((resolve, reject) => {
+      request(url, { agent }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); }).on("error", reject).end();
+    }));
+    ms.push(performance.now() - started);
+  }
+  agent.destroy();
+  return { ms, statuses };
+}
+
+const p = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+
+/** The source tree of `ref` under `dir` (inside the repo, so its imports resolve to node_modules). */
+function checkout(ref: string, dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync("git", ["archive", "--format=tar", ref, "src"], { cwd: REPO_ROOT });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+}
+
+function baselineRef(): string | undefined {
+  const ref = process.env.BENCH_BASELINE ?? "main";
+  try {
+    return execFileSync("git", ["merge-base", "HEAD", ref], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const row = (r: LoadResult): (string | number)[] =>
+  [r.label, r.rate ? fmt(r.rate, 0) : "max", fmt(r.rps, 0), fmt(r.p50), fmt(r.p99), fmt(r.max), fmt(r.cpuUsPerRequest, 1), r.requests, r.non2xx, r.errors];
+const HEAD = ["run", "offered req/s", "req/s (2xx)", "p50 ms", "p99 ms", "max ms", "workerd CPU us/req", "requests", "non-2xx", "errors"];
+
+export const failover: Scenario = {
+  name: "failover",
+  title: "Failover: two targets with one down, a hanging target behind an open breaker, single-target cost",
+  async run(ctx: ScenarioContext): Promise<ScenarioReport> {
+    const origin = await startOrigin();
+    const refused = `http://127.0.0.1:${await refusedPort()}`;
+    const hang = await hangingServer();
+    const routes = {
+      origins: {
+        healthy: { url: origin.url, timeoutMs: 10_000 },
+        single: { targets: [{ url: origin.url }], timeoutMs: 10_000 },
+        pair: { targets: [{ url: refused }, { url: origin.url }], retries: { attempts: 1, on: ["connect"] }, circuitBreaker: { consecutiveFailures: 5, openSec: 30 } },
+        retryOnly: { targets: [{ url: refused }, { url: origin.url }], retries: { attempts: 1, on: ["connect"], budgetPercent: 100 } },
+        hanging: { targets: [{ url: hang.url }, { url: origin.url }], timeoutMs: HANG_TIMEOUT_MS, retries: { attempts: 1, on: ["timeout", "connect"] }, circuitBreaker: { consecutiveFailures: 3, openSec: 600 } },
+        down: { url: refused },
+      },
+      routes: ["healthy", "single", "pair", "retryOnly", "hanging", "down"].map((name) => ({ id: name, path: `/${name}`, origin: name, auth: "none" })),
+    };
+    const gatewayModule = await buildGateway(routes, ctx.outDir);
+
+    // The same table on the code before upstreams (bundled from the merge-base's src/).
+    const ref = baselineRef();
+    let baseline: WorkerService | undefined;
+    if (ref !== undefined) {
+      const tree = join(ctx.outDir, "baseline");
+      checkout(ref, tree);
+      const tableFile = join(ctx.outDir, "baseline-routes.json");
+      // The same routes, every one to the plain origin (the code before upstreams knows no other kind).
+      writeFileSync(tableFile, JSON.stringify({ origins: { healthy: routes.origins.healthy }, routes: routes.routes.map((r) => ({ ...r, origin: "healthy" })) }));
+      const module = await bundleGatewayFrom(join(tree, "src/index.ts"), tableFile, join(ctx.outDir, "baseline-bundle"));
+      const entry = readFileSync(join(tree, "src/index.ts"), "utf8");
+      baseline = { ...gatewayService("baseline", module, ctx.compatibilityDate, { log: "off" }), durableObjects: GATEWAY_DURABLE_OBJECTS.filter((o) => entry.includes(o.className)) };
+      ctx.log(`baseline: ${ref.slice(0, 10)} bundled`);
+    }
+    const workerd = await startWorkerd({
+      services: [gatewayService("gateway", gatewayModule, ctx.compatibilityDate, { log: "off" }), ...(baseline ? [baseline] : [])],
+      sockets: { gateway: "gateway", ...(baseline ? { baseline: "baseline" } : {}) },
+    }, ctx.outDir);
+    const url = (path: string) => workerd.urls.gateway + path;
+    const cpuPid = workerd.child.process.pid;
+    const run = Math.max(1, ctx.seconds / ROUNDS);
+
+    try {
+      // One connect failure, as the gateway sees it: a request to a URL origin that refuses.
+      const refusedRun = await sequential(url("/down"), 300);
+      if (refusedRun.statuses.some((s) => s !== 502)) throw new Error("the refused origin did not answer 502");
+      const connectFailure = p(refusedRun.ms, 0.5);
+      ctx.log(`one connect failure: ${fmt(connectFailure, 3)} ms (p50 of 300 requests to a refused origin)`);
+
+      // Failover: the pair from cold (its breaker opens during the first round), against the healthy target.
+      ctx.log(`failover, paced ${RATE} req/s, ${ROUNDS} interleaved rounds of ${run} s`);
+      const failoverTargets = [
+        { label: "healthy target alone", url: url("/healthy") },
+        { label: "two targets, one down (retries + breaker)", url: url("/pair") },
+        { label: "two targets, one down (retries only)", url: url("/retryOnly") },
+      ];
+      const paced = await interleaved(failoverTargets, ROUNDS, async (t, label) => {
+        const r = await pacedLoad(label, t.url, { rate: RATE, seconds: run, maxSockets: 64, cpuPid });
+        ctx.log(`  ${label}: p99 ${fmt(r.p99, 3)} ms, ${r.non2xx + r.errors} failed`);
+        return r;
+      });
+      const healthy = medianOf(paced.get(failoverTargets[0]!.label)!, "healthy target alone (median)");
+      const pair = medianOf(paced.get(failoverTargets[1]!.label)!, "one down, retries + breaker (median)");
+      const retryOnly = medianOf(paced.get(failoverTargets[2]!.label)!, "one down, retries only (median)");
+      const pairRuns = paced.get(failoverTargets[1]!.label)!;
+      const pairWorstP99 = Math.max(...pairRuns.map((r) => r.p99));
+      // Paired by round (the two ran back to back), so drift of the shared machine cancels out.
+      const healthyRuns = paced.get(failoverTargets[0]!.label)!;
+      const extraP99 = pairRuns.map((r, i) => r.p99 - healthyRuns[i]!.p99).sort((a, b) => a - b);
+      const medianExtraP99 = (extraP99[(extraP99.length - 1) >> 1]! + extraP99[extraP99.length >> 1]!) / 2;
+
+      // A target that hangs: three timeouts open its circuit; after that nothing waits for one.
+      const opening = await sequential(url("/hanging"), 6);
+      const afterOpen = await pacedLoad("hanging target, circuit open", url("/hanging"), { rate: RATE, seconds: run * 2, maxSockets: 64, cpuPid });
+      const hangHitsDuring = hang.hits();
+      ctx.log(`hanging target: opening requests ${opening.ms.map((m) => fmt(m, 0)).join(", ")} ms; then max ${fmt(afterOpen.max, 3)} ms over ${afterOpen.requests} requests`);
+
+      // Single-target pass-through: today's plain url route vs the code before upstreams, and the single-target `targets` path.
+      const costRun = Math.max(1, ctx.seconds / COST_ROUNDS);
+      ctx.log(`single target, max throughput, ${ctx.connections} connections, ${COST_ROUNDS} interleaved rounds of ${costRun} s`);
+      const singleTargets = [
+        { label: "plain url origin (this code)", url: url("/healthy") },
+        ...(baseline ? [{ label: "plain url origin (before upstreams)", url: workerd.urls.baseline + "/healthy" }] : []),
+        { label: "one target via targets (this code)", url: url("/single") },
+      ];
+      for (const t of singleTargets) await maxThroughput("warm-up", t.url, { connections: ctx.connections, seconds: 1 });
+      const max = await interleaved(singleTargets, COST_ROUNDS, async (t, label) => {
+        const r = await maxThroughput(label, t.url, { connections: ctx.connections, seconds: costRun, cpuPid });
+        ctx.log(`  ${label}: ${fmt(r.rps, 0)} req/s, ${fmt(r.cpuUsPerRequest, 1)} us CPU/req`);
+        return r;
+      });
+      const plainNow = medianOf(max.get(singleTargets[0]!.label)!, "plain url, this code (median)");
+      const plainBefore = baseline ? medianOf(max.get("plain url origin (before upstreams)")!, "plain url, before (median)") : undefined;
+      const single = medianOf(max.get("one target via targets (this code)")!, "one target via targets (median)");
+
+      const failures = (r: LoadResult) => r.non2xx + r.errors;
+      const pairFailures = pairRuns.reduce((n, r) => n + failures(r), 0);
+      const pairRequests = pairRuns.reduce((n, r) => n + r.requests, 0);
+      const budget = healthy.p99 + connectFailure;
+      const cpuRatio = plainBefore ? (plainNow.cpuUsPerRequest ?? NaN) / (plainBefore.cpuUsPerRequest ?? NaN) : NaN;
+      const rpsRatio = plainBefore ? plainNow.rps / plainBefore.rps : NaN;
+      const checks: Check[] = [
+        { target: "one target of two down: success rate 100%", measured: `${pairRequests - pairFailures} / ${pairRequests} (${fmt((1 - pairFailures / pairRequests) * 100, 3)}%)`, pass: pairFailures === 0 },
+        { target: "one target of two down: p99 <= healthy p99 + one connect failure (median over paired rounds)", measured: `+${fmt(medianExtraP99, 3)} ms over the healthy target's p99 (per round: ${extraP99.map((d) => fmt(d, 2)).join(", ")}); one connect failure ${fmt(connectFailure, 3)} ms. Medians: ${fmt(pair.p99, 3)} vs ${fmt(healthy.p99, 3)} ms (budget ${fmt(budget, 3)}), worst round ${fmt(pairWorstP99, 3)} ms`, pass: medianExtraP99 <= connectFailure },
+        { target: "breaker open: no request waits for a timeout", measured: `max ${fmt(afterOpen.max, 1)} ms over ${afterOpen.requests} requests (timeout ${HANG_TIMEOUT_MS} ms); hanging target reached ${hangHitsDuring} times in all`, pass: afterOpen.max < HANG_TIMEOUT_MS && failures(afterOpen) === 0 },
+        plainBefore
+          ? { target: "single-target pass-through costs no more than before (CPU/request within 5%)", measured: `${fmt(cpuRatio)}x CPU/request (${fmt(plainNow.cpuUsPerRequest, 1)} vs ${fmt(plainBefore.cpuUsPerRequest, 1)} us), ${fmt(rpsRatio)}x req/s`, pass: cpuRatio <= 1.05 }
+          : { target: "single-target pass-through costs no more than before", measured: "no baseline (git merge-base with main failed)", pass: false },
+      ];
+
+      const markdown = [
+        `Origin: the bench origin (Node, loopback). Down target: a closed loopback port (connection refused). Hanging target: a Node server that never answers; timeoutMs ${HANG_TIMEOUT_MS}. ` +
+          `Failover runs are paced at ${RATE} req/s (open loop, latency from each request's scheduled send time), ${ROUNDS} interleaved rounds of ${run} s, compared round by round; ` +
+          `the "retries + breaker" origin starts cold, so its first round includes the five refused tries that open the circuit. ` +
+          `Single-target cost: autocannon, ${ctx.connections} connections, ${COST_ROUNDS} interleaved rounds of ${Math.max(1, ctx.seconds / COST_ROUNDS)} s, medians. ` +
+          `Baseline: ${ref ? `\`${ref.slice(0, 10)}\` (git merge-base HEAD ${process.env.BENCH_BASELINE ?? "main"}), bundled from its own src/ and served by the same workerd` : "none"}.`,
+        "",
+        "### Summary",
+        "",
+        table(["what", "p50 ms", "p99 ms", "max ms", "failed"], [
+          ["healthy target alone", fmt(healthy.p50, 3), fmt(healthy.p99, 3), fmt(healthy.max, 3), failures(healthy)],
+          ["two targets, one down: retries + breaker", fmt(pair.p50, 3), fmt(pair.p99, 3), fmt(pair.max, 3), pairFailures],
+          ["two targets, one down: retries only (every other request retried)", fmt(retryOnly.p50, 3), fmt(retryOnly.p99, 3), fmt(retryOnly.max, 3), failures(retryOnly)],
+          ["one connect failure (a refused URL origin, sequential)", fmt(connectFailure, 3), fmt(p(refusedRun.ms, 0.99), 3), fmt(Math.max(...refusedRun.ms), 3), "-"],
+          [`hanging target + healthy, circuit open (${run * 2} s)`, fmt(afterOpen.p50, 3), fmt(afterOpen.p99, 3), fmt(afterOpen.max, 3), failures(afterOpen)],
+        ]),
+        "",
+        `Opening the hanging target's circuit: 6 sequential requests took ${opening.ms.map((m) => fmt(m, 0)).join(", ")} ms (three of them waited for the ${HANG_TIMEOUT_MS} ms timeout, then were retried on the healthy target).`,
+        "",
+        table(["single target, max throughput", "req/s", "p50 ms", "p99 ms", "workerd CPU us/request", "vs before"], [
+          ["plain url origin (this code)", fmt(plainNow.rps, 0), fmt(plainNow.p50), fmt(plainNow.p99), fmt(plainNow.cpuUsPerRequest, 1), plainBefore ? `${fmt(rpsRatio)}x req/s, ${fmt(cpuRatio)}x CPU` : "-"],
+          ...(plainBefore ? [["plain url origin (before upstreams)", fmt(plainBefore.rps, 0), fmt(plainBefore.p50), fmt(plainBefore.p99), fmt(plainBefore.cpuUsPerRequest, 1), "1.00x"]] : []),
+          ["one target via `targets` (this code)", fmt(single.rps, 0), fmt(single.p50), fmt(single.p99), fmt(single.cpuUsPerRequest, 1),
+            plainBefore ? `${fmt(single.rps / plainBefore.rps)}x req/s, ${fmt((single.cpuUsPerRequest ?? NaN) / (plainBefore.cpuUsPerRequest ?? NaN))}x CPU` : "-"],
+        ]),
+        "",
+        "### Raw runs",
+        "",
+        table(HEAD, [...[...paced.values()].flat(), afterOpen, ...[...max.values()].flat()].map(row)),
+      ].join("\n");
+      const summary = [
+        `one down: ${pairRequests - pairFailures}/${pairRequests} ok, p99 ${fmt(pair.p99, 3)} ms vs healthy ${fmt(healthy.p99, 3)} ms + connect failure ${fmt(connectFailure, 3)} ms`,
+        `hanging target, circuit open: max ${fmt(afterOpen.max, 1)} ms (timeout ${HANG_TIMEOUT_MS})`,
+        plainBefore ? `plain url: ${fmt(plainNow.rps, 0)} req/s vs ${fmt(plainBefore.rps, 0)} before; CPU ${fmt(plainNow.cpuUsPerRequest, 1)} vs ${fmt(plainBefore.cpuUsPerRequest, 1)} us/request` : "no baseline",
+      ];
+      return { markdown, checks, summary };
+    } finally {
+      await workerd.stop();
+      await origin.child.stop();
+      hang.server.closeAllConnections();
+      hang.server.close();
+    }
+  },
+};
