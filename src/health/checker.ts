@@ -6,6 +6,9 @@
  * the target (through its service binding for a Worker target) with the check's timeout, through
  * the same fetch as forwarding (no redirects followed); 2xx and 3xx pass. Each round's results go
  * to the health board in one call, which decides (with the thresholds) which targets are out.
+ * With a sub-minute interval a run waits between its rounds (up to 50 s, idle, no CPU spent). That
+ * assumes a Cron Trigger invocation may last that long (not verified here: no deploy; see
+ * docs/upstreams.md); intervals of a minute or more never wait.
  */
 import type { CoreTable } from "../config/core.ts";
 import type { GatewayBindings } from "../context.ts";

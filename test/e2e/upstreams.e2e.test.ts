@@ -131,7 +131,7 @@ describe("failover", () => {
     // Within the default budget: the failures that open the circuit (5, and tries already in flight), then none.
     const retried = logOf("failover").filter((l) => l.retries);
     expect(retried.length).toBeGreaterThanOrEqual(5);
-    expect(retried.length).toBeLessThanOrEqual(10);
+    expect(retried.length).toBeLessThanOrEqual(12);
     expect(retried[0]!.retries).toEqual([{ target: new URL(o.fa.url).host, outcome: "connect" }]);
     expect(retried[0]!.target).toBe(new URL(o.fb.url).host);
   });
@@ -202,7 +202,7 @@ describe("the circuit breaker", () => {
       expect(r.status).toBe(503);
       expect(JSON.parse(r.body).error.code).toBe("origin_unavailable");
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
-      expect(r.ms).toBeLessThan(100);
+      expect(r.ms).toBeLessThan(250); // never the 300 ms timeout
     }
     expect(o.hang.count()).toBe(2);
   });
@@ -275,7 +275,7 @@ describe("request mirroring", () => {
     const results = await many(20, 4, () => call("/mirror-hangs"));
     for (const r of results) {
       expect(r.status).toBe(200);
-      expect(r.ms).toBeLessThan(200);
+      expect(r.ms).toBeLessThan(1000); // the mirror's timeout is 10 s
     }
     expect(o.slowCopy.count()).toBeGreaterThan(0);
   });
