@@ -11,7 +11,7 @@ import { loadRouteTable } from "../../src/config/index.ts";
 import { POLICIES } from "../../src/policies/index.ts";
 import { ISSUER, AUDIENCE, mint, utf8 } from "../../tools/jwt-tokens.ts";
 import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
-import { echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { createKey, echoOf, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 
 const ECHO = env.ECHO_ORIGIN;
 const REFUSED = "http://127.0.0.1:1";
@@ -168,6 +168,25 @@ describe("sticky targets", () => {
       }
     }
     expect(new Set(placed.values()).size).toBe(4);
+  });
+
+  it("keeps each API key on one target", async () => {
+    const keyed = gatewayFor({
+      origins: { byKey: { targets, stickyBy: "apiKey" } },
+      plans: { basic: { quota: { limit: 1000, per: "month" } } },
+      admin: { token: { env: "ADMIN_TOKEN" } },
+      routes: [route("key", "/key", { origin: "byKey", auth: { apiKey: true } })],
+    });
+    const keys = await Promise.all(Array.from({ length: 8 }, () => createKey(keyed, { owner: "sticky-test", plan: "basic" })));
+    const placed = new Map<string, string>();
+    for (let round = 0; round < 3; round++) {
+      for (const { key, id } of keys) {
+        const target = await targetOf(await keyed("/key", { headers: { "x-api-key": key } }));
+        if (round === 0) placed.set(id, target);
+        else expect(target, id).toBe(placed.get(id));
+      }
+    }
+    expect(new Set(placed.values()).size).toBeGreaterThan(1);
   });
 
   it("keeps each token subject on one target", async () => {
