@@ -13,10 +13,9 @@
  * with targets, a service binding, retries, a breaker or health checks goes through
  * `forwardToTargets` (docs/upstreams.md).
  */
-import type { GatewayContext } from "../context.ts";
+import { waitUntilOf, type GatewayContext } from "../context.ts";
 import { coreErrors, GatewayError, logEvent } from "../errors.ts";
 import { unhealthyTargets } from "../health/index.ts";
-import { waitUntilOf } from "../context.ts";
 import { upstreamErrors } from "./errors.ts";
 import { fetchOrigin, isFetcher, type OriginFetcher } from "./fetch.ts";
 import { applyResponseEdits, connectionTokens, forwardingHeaders, HOP_BY_HOP, type HeaderEdits } from "./headers.ts";
