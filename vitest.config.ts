@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/jwt-secret.ts";
+import { projectCompatibilityDate } from "./tools/workerd.ts";
 
 const routesAlias = { "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)) };
 
@@ -22,7 +23,7 @@ export default defineConfig({
                 name: "service-worker",
                 modules: true,
                 scriptPath: fileURLToPath(new URL("./test/support/service-worker.js", import.meta.url)),
-                compatibilityDate: "2026-11-01",
+                compatibilityDate: projectCompatibilityDate(),
               }],
             },
           })),
