@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/jwt-secret.ts";
+import { projectCompatibilityDate } from "./tools/workerd.ts";
 
 const routesAlias = { "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)) };
 
@@ -24,6 +25,14 @@ export default defineConfig({
             miniflare: {
               // DEMO_JWT_SECRET: the demo authorizer's secret in the shipped routes.json (test/worker/entry.test.ts).
               bindings: { ECHO_ORIGIN: `http://127.0.0.1:${inject("echoOriginPort")}`, LOG_REQUESTS: "off", ADMIN_TOKEN: "test-admin-token", TEST_JWT_SECRET, DEMO_JWT_SECRET: TEST_JWT_SECRET, MEASURE: process.env.MEASURE ?? "" },
+              // A second Worker behind a service binding, for `service` origins (test/worker/upstreams.test.ts).
+              serviceBindings: { AUTH_WORKER: "service-worker" },
+              workers: [{
+                name: "service-worker",
+                modules: true,
+                scriptPath: fileURLToPath(new URL("./test/support/service-worker.js", import.meta.url)),
+                compatibilityDate: projectCompatibilityDate(),
+              }],
             },
           })),
         ],

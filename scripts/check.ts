@@ -1,7 +1,8 @@
 /**
- * `npm run check -- [FILE]`: validates a route table and lists every problem by JSON path.
- * With `--out PATH` (wrangler's build step) it also writes the validated, parsed table where the
- * Worker bundle imports it from. The file defaults to $GATEWAY_ROUTES, then routes.json.
+ * `npm run check -- [FILE] [--env STAGE]`: validates a route table and lists every problem by JSON
+ * path. With `--out PATH` (wrangler's build step) it also writes the validated, parsed table where
+ * the Worker bundle imports it from. The file is FILE, else $GATEWAY_ROUTES, else the stage's table
+ * (`routesFileFor`: routes.STAGE.json when it exists), else routes.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
@@ -9,6 +10,16 @@ import { parseRouteTable, validatedTableFile, type RouteTable } from "../src/con
 
 /** Set by `npm start` for its wrangler dev: an invalid table on reload keeps the one served. */
 export const KEEP_SERVED_TABLE = "GATEWAY_KEEP_SERVED_TABLE";
+
+/**
+ * A stage's route table (wrangler.toml's `[env.STAGE]` build step passes `--env STAGE`):
+ * routes.STAGE.json when there is one, otherwise routes.json. No stage: routes.json.
+ */
+export function routesFileFor(stage: string | undefined, dir = process.cwd()): string {
+  if (stage !== undefined && !/^[a-z0-9][a-z0-9_-]*$/i.test(stage)) throw new Error(`--env: "${stage}" is not a stage name`);
+  const staged = stage === undefined ? undefined : resolve(dir, `routes.${stage}.json`);
+  return staged !== undefined && existsSync(staged) ? staged : resolve(dir, "routes.json");
+}
 
 export function checkFile(file: string): { ok: true; table: RouteTable } | { ok: false; problems: string[] } {
   let text: string;
@@ -28,13 +39,20 @@ export function checkFile(file: string): { ok: true; table: RouteTable } | { ok:
 }
 
 function main(argv: string[]): number {
-  let out: string | undefined;
+  let out: string | undefined, stage: string | undefined;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--out") out = argv[++i];
+    else if (argv[i] === "--env") stage = argv[++i];
     else files.push(argv[i]!);
   }
-  const file = resolve(files[0] ?? process.env.GATEWAY_ROUTES ?? "routes.json");
+  let file: string;
+  try {
+    file = resolve(files[0] ?? (process.env.GATEWAY_ROUTES || routesFileFor(stage)));
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
   const name = relative(process.cwd(), file) || file;
   const result = checkFile(file);
   if (!result.ok) {

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import "../src/app.ts"; // loads the admin API's and the core's error codes
-import { AdminSchema, coreRouteFields, OriginSchema } from "../src/config/core.ts";
+import { AdminSchema, CircuitBreakerSchema, coreRouteFields, HealthCheckSchema, OriginSchema, RetriesSchema, TargetSchema } from "../src/config/core.ts";
 import { errorCatalogue } from "../src/errors.ts";
 import { POLICIES } from "../src/policies/index.ts";
 
@@ -29,7 +29,10 @@ function typeOf(schema: Json): string {
   if (schema.const !== undefined) return JSON.stringify(schema.const);
   const union = (schema.anyOf ?? schema.oneOf) as Json[] | undefined;
   if (union) return union.map(typeOf).join(" \\| ");
-  if (schema.type === "array") return `${typeOf((schema.items ?? {}) as Json)}[]`;
+  if (schema.type === "array") {
+    const item = typeOf((schema.items ?? {}) as Json);
+    return item.includes("\\|") ? `(${item})[]` : `${item}[]`;
+  }
   if (schema.type === "object") return schema.additionalProperties && typeof schema.additionalProperties === "object" && !schema.properties ? "map" : "object";
   return typeof schema.type === "string" ? schema.type : "any";
 }
@@ -63,6 +66,24 @@ export function optionsPage(): string {
     "## Core: an origin (`origins.<name>`)",
     "",
     table(OriginSchema.shape),
+    "",
+    "Give one of `url`, `targets` or `service`. An origin with more than a `url` is forwarded with target choice, retries, breakers and health checks: see [upstreams.md](upstreams.md).",
+    "",
+    "### `origins.<name>.targets[]`",
+    "",
+    table(TargetSchema.shape),
+    "",
+    "### `origins.<name>.retries`",
+    "",
+    table(RetriesSchema.shape),
+    "",
+    "### `origins.<name>.circuitBreaker`",
+    "",
+    table(CircuitBreakerSchema.shape),
+    "",
+    "### `origins.<name>.healthCheck`",
+    "",
+    table(HealthCheckSchema.shape),
     "",
     "## Core: the admin API (`admin`)",
     "",

@@ -5,6 +5,8 @@
  *                                  the gateway alone with another table (try a config before deploying)
  * `npm start -- --fresh`           the same, after deleting the local state (.wrangler/state: API keys,
  *                                  counters, rooms)
+ * `npm start -- --env staging`     a stage of wrangler.toml (`[env.staging]`) with its table,
+ *                                  routes.staging.json (scripts/check.ts routesFileFor)
  *
  * Runs `wrangler dev` (local mode; no Cloudflare account needed) on 127.0.0.1. The table is checked
  * first, and the gateway reloads when it changes (routes.json through wrangler.toml's watch_dir;
@@ -19,10 +21,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { checkFile, KEEP_SERVED_TABLE } from "./check.ts";
+import { checkFile, KEEP_SERVED_TABLE, routesFileFor } from "./check.ts";
 import { demoPorts, startDemoOrigins } from "./demo-origin.ts";
 
-interface Args { routes: string | undefined; port: number; fresh: boolean; passThrough: string[] }
+interface Args { routes: string | undefined; port: number; fresh: boolean; env: string | undefined; passThrough: string[] }
 
 /** Where wrangler dev keeps local Durable Object storage (its default `--persist-to`). */
 export const LOCAL_STATE = ".wrangler/state";
@@ -32,7 +34,7 @@ export const RELOAD_STAMP = ".gateway/routes-changed";
 export const STARTUP_CHECK_ID = "edge-gateway-startup-check";
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { routes: undefined, port: 8787, fresh: false, passThrough: [] };
+  const args: Args = { routes: undefined, port: 8787, fresh: false, env: undefined, passThrough: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -45,6 +47,8 @@ export function parseArgs(argv: string[]): Args {
     else if (arg === "--port") args.port = Number(value());
     else if (arg.startsWith("--port=")) args.port = Number(arg.slice(7));
     else if (arg === "--fresh") args.fresh = true;
+    else if (arg === "--env" || arg === "-e") args.env = value();
+    else if (arg.startsWith("--env=")) args.env = arg.slice(6);
     else args.passThrough.push(arg);
   }
   if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) throw new Error("--port must be a port number");
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const demo = args.routes === undefined;
-  const routesFile = resolve(args.routes ?? "routes.json");
+  const routesFile = args.routes !== undefined ? resolve(args.routes) : routesFileFor(args.env);
   const routesName = relative(process.cwd(), routesFile) || routesFile;
   if (!existsSync(routesFile)) {
     console.error(`No route table at ${routesFile}`);
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
   const unwatch = demo ? () => {} : watchRoutesFile(routesFile);
 
   const base = `http://127.0.0.1:${args.port}`;
-  const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(args.port), "--show-interactive-dev-session=false", ...args.passThrough], {
+  const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(args.port), "--show-interactive-dev-session=false", ...(args.env === undefined ? [] : ["--env", args.env]), ...args.passThrough], {
     stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
     const plain = line.replace(ANSI, "");
     if (!announced && /Ready on/.test(plain)) {
       announced = true;
-      console.log(`\nEdge Gateway is running on ${base} with ${routesName}.`);
+      console.log(`\nEdge Gateway is running on ${base} with ${routesName}${args.env === undefined ? "" : ` (stage ${args.env})`}.`);
       if (demo) {
         console.log("Try:");
         console.log(`  curl -i ${base}/v1/users/42`);

@@ -40,6 +40,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
     setResponseHeader(c, "x-request-id", c.get("requestId"));
     if (c.env?.LOG_REQUESTS === "off") return;
     const route = c.get("route");
+    const upstream = c.get("upstream");
     logRequest({
       time: new Date(started).toISOString(),
       requestId: c.get("requestId"),
@@ -50,6 +51,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
       ...(c.get("errorCode") ? { code: c.get("errorCode") } : {}),
       origin: route?.plan?.origin.name ?? null,
       originMs: c.get("originMs") ?? null,
+      ...(upstream ? upstream : {}),
       totalMs: Date.now() - started,
     });
   });

@@ -4,17 +4,27 @@
  * and it is compiled here once per isolate with the policy list. A table that did not come through
  * the build step is validated here; an invalid one throws at startup, so the Worker refuses to run
  * rather than serve a half-understood table.
+ *
+ * `fetch` serves requests (the Hono app); `scheduled` runs the upstream health checks the table
+ * asks for from the Cron Trigger in wrangler.toml (src/health).
  */
 import table from "@edge-gateway/routes";
 import { createGateway } from "./app.ts";
 import { bundledRouteTable } from "./config/index.ts";
+import type { GatewayBindings } from "./context.ts";
+import { healthCheckHandler } from "./health/index.ts";
 import { POLICIES } from "./policies/index.ts";
 
-const app = createGateway(bundledRouteTable(table), { policies: POLICIES });
+const routes = bundledRouteTable(table);
+const app = createGateway(routes, { policies: POLICIES });
 
-export default app;
+export default {
+  fetch: app.fetch,
+  scheduled: healthCheckHandler(routes.origins),
+} satisfies ExportedHandler<GatewayBindings>;
 
 export { CachePurges } from "./cache/durable_object.ts";
 export { KeyStore } from "./keys/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";
+export { TargetHealth } from "./health/durable_object.ts";

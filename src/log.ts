@@ -12,6 +12,10 @@ export interface RequestLog {
   code?: string;
   origin: string | null;
   originMs: number | null;
+  /** Origins with targets: the target that answered; each retry (target and outcome); a retry not made and why. */
+  target?: string;
+  retries?: { target: string; outcome: number | string }[];
+  retryDenied?: string;
   totalMs: number;
 }
 

@@ -5,5 +5,7 @@ declare namespace Cloudflare {
     MEASURE: string;
     LOG_REQUESTS?: string;
     ADMIN_TOKEN: string;
+    /** The second Worker (test/support/service-worker.js) behind a service binding, for `service` origins. */
+    AUTH_WORKER: Fetcher;
   }
 }

@@ -71,3 +71,17 @@ export async function bundleGateway(routesFile: string, outDir: string): Promise
 export async function bundleWorker(entry: string, outDir: string, compatibilityDate: string): Promise<string> {
   return wranglerBundle(outDir, { name: "bench-worker", main: entry, compatibility_date: compatibilityDate });
 }
+
+/**
+ * The gateway as another checkout's source tree bundles it (`entry`: that tree's src/index.ts),
+ * with `tableFile` as its route table as it is (the entry validates a raw table at startup). For
+ * benchmarks that compare today's code with an earlier commit's in the same run.
+ */
+export async function bundleGatewayFrom(entry: string, tableFile: string, outDir: string): Promise<string> {
+  return wranglerBundle(outDir, {
+    name: "edge-gateway",
+    main: entry,
+    compatibility_date: projectCompatibilityDate(),
+    alias: { "@edge-gateway/routes": tableFile },
+  });
+}

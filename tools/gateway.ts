@@ -9,12 +9,13 @@ import { fileURLToPath } from "node:url";
 import { bundleGateway } from "./bundle.ts";
 import type { DurableObjectClass, WorkerService } from "./workerd.ts";
 
-/** wrangler.toml's Durable Object bindings (all SQLite-backed, migrations v1 and v2). */
+/** wrangler.toml's Durable Object bindings (all SQLite-backed, migrations v1 to v3). */
 export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "QUOTA", className: "QuotaCounter", sql: true },
   { binding: "API_KEYS", className: "KeyStore", sql: true },
   { binding: "ROOMS", className: "RoomObject", sql: true },
   { binding: "CACHE_PURGES", className: "CachePurges", sql: true },
+  { binding: "UPSTREAM_HEALTH", className: "TargetHealth", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */
@@ -29,6 +30,8 @@ export interface GatewayServiceOptions {
   log: "on" | "off";
   /** Worker secrets and other vars, as text bindings ({ "env": "NAME" } in routes.json reads these). */
   secrets?: Record<string, string>;
+  /** Service bindings (`service` origins): binding name -> another service of the same workerd config. */
+  services?: Record<string, string>;
   /** The name of a cacheService() in the same workerd, backing `caches.default` (the edge cache). */
   cache?: string;
 }
@@ -51,5 +54,6 @@ export function gatewayService(name: string, module: string, compatibilityDate: 
     text: { ...options.secrets, LOG_REQUESTS: options.log },
     durableObjects: GATEWAY_DURABLE_OBJECTS,
     ...(options.cache ? { cacheService: options.cache } : {}),
+    ...(options.services ? { services: options.services } : {}),
   };
 }

@@ -36,6 +36,8 @@ export interface WorkerService {
   /** JSON bindings (wrangler `vars` with object values). */
   json?: Record<string, unknown>;
   durableObjects?: DurableObjectClass[];
+  /** Service bindings: binding name -> the name of another service in the same config. */
+  services?: Record<string, string>;
   /** May fetch loopback origins (127.0.0.1). Default true. */
   loopbackOutbound?: boolean;
   /** The service that backs its Cache API (`caches.default`); without one every cache call throws. */
@@ -48,6 +50,11 @@ export interface WorkerdSpec {
   sockets: Record<string, string>;
   /** Open the V8 inspector on an ephemeral port (profiling; slows the isolates a little). */
   inspector?: boolean;
+  /**
+   * Allow experimental compatibility flags (`--experimental`), such as the
+   * `service_binding_extra_handlers` a test Worker needs to run another's `scheduled` handler.
+   */
+  experimental?: boolean;
 }
 
 /** Where Durable Objects keep their SQLite files: `<outDir>/<config name>-do-storage`, emptied at every start. */
@@ -68,6 +75,7 @@ export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: s
     for (const [name, value] of Object.entries(service.json ?? {})) bindings.push(`(name = ${str(name)}, json = ${str(JSON.stringify(value))})`);
     const objects = service.durableObjects ?? [];
     for (const o of objects) bindings.push(`(name = ${str(o.binding)}, durableObjectNamespace = (className = ${str(o.className)}))`);
+    for (const [name, target] of Object.entries(service.services ?? {})) bindings.push(`(name = ${str(name)}, service = ${str(target)})`);
     const fields = [
       `modules = [${modules.join(", ")}]`,
       `compatibilityDate = ${str(service.compatibilityDate)}`,
@@ -121,7 +129,7 @@ export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "wo
   rmSync(storageDir, { recursive: true, force: true });
   mkdirSync(storageDir, { recursive: true });
   writeFileSync(configPath, renderConfig(spec, outDir, storageDir));
-  const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : [])];
+  const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : []), ...(spec.experimental ? ["--experimental"] : [])];
   const child = startChild(WORKERD_BIN, args, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });

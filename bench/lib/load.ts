@@ -138,33 +138,43 @@ export interface PacedOptions {
 }
 
 export async function pacedLoad(label: string, url: string, options: PacedOptions): Promise<LoadResult> {
-  const target = new URL(url);
+  return (await pacedMix([{ label, url }], options))[0]!;
+}
+
+/**
+ * One paced run whose requests go to `targets` in turn (request i to target i mod n), each target's
+ * latencies kept apart: the targets share every moment of the run, so drift of a shared machine
+ * hits them alike (for comparing tail latencies, which separate runs cannot). `rate` is the total.
+ * CPU per request is the run's, over all targets' responses.
+ */
+export async function pacedMix(targets: { label: string; url: string }[], options: PacedOptions): Promise<LoadResult[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
-  const samples = new Samples();
-  let ok = 0, non2xx = 0, errors = 0, inFlight = 0, sent = 0;
+  const state = targets.map((t) => ({ ...t, target: new URL(t.url), samples: new Samples(), ok: 0, non2xx: 0, errors: 0, sent: 0, inFlight: 0 }));
+  let sent = 0;
   const total = Math.round(options.rate * options.seconds);
   const cpuBefore = cpuMs(options.cpuPid);
   const started = performance.now();
   const interval = 1000 / options.rate;
 
-  const fire = (scheduled: number) =>
+  const fire = (scheduled: number, s: (typeof state)[number]) =>
     new Promise<void>((resolve) => {
-      inFlight++;
-      const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname + target.search, headers: options.headers }, (res) => {
+      s.inFlight++;
+      s.sent++;
+      const req = request({ agent, host: s.target.hostname, port: s.target.port, path: s.target.pathname + s.target.search, headers: options.headers }, (res) => {
         res.on("data", () => {});
         res.on("end", () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
-            ok++;
-            samples.push(performance.now() - scheduled);
-          } else non2xx++;
-          inFlight--;
+            s.ok++;
+            s.samples.push(performance.now() - scheduled);
+          } else s.non2xx++;
+          s.inFlight--;
           resolve();
         });
       });
       req.on("error", () => {
-        errors++;
-        inFlight--;
+        s.errors++;
+        s.inFlight--;
         resolve();
       });
       req.end();
@@ -175,7 +185,7 @@ export async function pacedLoad(label: string, url: string, options: PacedOption
     const tick = () => {
       const now = performance.now();
       while (sent < total && started + sent * interval <= now) {
-        pending.push(fire(started + sent * interval));
+        pending.push(fire(started + sent * interval, state[sent % state.length]!));
         sent++;
       }
       if (sent >= total) return resolve();
@@ -187,8 +197,13 @@ export async function pacedLoad(label: string, url: string, options: PacedOption
   await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 10_000).unref())]);
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  errors += inFlight;
-  return { label, rps: ok / seconds, requests: sent, non2xx, errors, seconds, rate: options.rate, ...percentiles(samples.view()), cpuUsPerRequest: cpuPerRequest(options.cpuPid, cpuBefore, ok) };
+  const okAll = state.reduce((n, s) => n + s.ok, 0);
+  const cpu = cpuPerRequest(options.cpuPid, cpuBefore, okAll);
+  return state.map((s) => ({
+    // Requests still in flight after the grace period count as errors.
+    label: s.label, rps: s.ok / seconds, requests: s.sent, non2xx: s.non2xx, errors: s.errors + s.inFlight, seconds,
+    rate: options.rate / state.length, ...percentiles(s.samples.view()), cpuUsPerRequest: cpu,
+  }));
 }
 
 const median = (values: number[]): number => {

@@ -11,6 +11,7 @@ import { cachePolicy } from "./cache/index.ts";
 import { corsPolicy } from "./cors/index.ts";
 import { ipRestrictionPolicy } from "./ip-restriction/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
+import { mirrorPolicy } from "./mirror/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { redirectPolicy } from "./redirect/index.ts";
 import { respondPolicy } from "./respond/index.ts";
@@ -26,6 +27,7 @@ export const POLICIES: readonly AnyPolicy[] = [
   rateLimitPolicy, // limits count only authenticated callers
   validatePolicy, // refused requests were authenticated and counted; nothing invalid reaches a cache or origin
   cachePolicy, // a hit is authorized, counted and validated before it is served; answers without the origin
+  mirrorPolicy, // copies only requests the route accepted and the cache did not answer
   roomPolicy, // the policies that answer the request themselves: last
   respondPolicy,
   redirectPolicy,

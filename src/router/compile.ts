@@ -10,7 +10,7 @@ import { replaceResponse } from "../context.ts";
 import { toErrorResponse } from "../errors.ts";
 import type { AnyPolicy } from "../policy.ts";
 import {
-  clientDropSet, compileOrigin, compilePathBuilder, compileQueryFilter, forwardToOrigin, webSocketPassThrough,
+  clientDropSet, compileOrigin, compilePathBuilder, compileQueryFilter, forwarderOf, webSocketPassThrough,
   type ForwardPlan, type HeaderEdits, type RouteMatch,
 } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
@@ -84,7 +84,7 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
     };
     const terminal = plan === undefined
       ? noOrigin(route.id)
-      : route.websocket ? (c: GatewayContext) => webSocketPassThrough(c, plan, c.get("match")) : (c: GatewayContext) => forwardToOrigin(c, plan, c.get("match"));
+      : route.websocket ? (c: GatewayContext) => webSocketPassThrough(c, plan, c.get("match")) : forwarderOf(plan);
     return { id: route.id, route, plan, requestEdits, policies: names, run: composeChain(chain, terminal) };
   });
   const matcher = new RouteMatcher(routes.map((r) => ({ host: r.route.host, methods: r.route.methods, path: r.route.path, value: r })));

@@ -3,31 +3,41 @@
  * or the canonical path itself. Built once per route at startup.
  */
 import type { CoreRoute as Route, Origin } from "../config/core.ts";
+import { compileUpstream, isPlainOrigin, type Upstream } from "./targets.ts";
 
 export interface CompiledOrigin {
   name: string;
-  /** scheme://host[:port] */
+  /** scheme://host[:port]; "" when `upstream` is set (each target has its own). */
   base: string;
-  /** The origin URL's path without its trailing slash ("" for none). */
+  /** The origin URL's path without its trailing slash ("" for none, and when `upstream` is set). */
   basePath: string;
   timeoutMs: number;
   hostHeader: string | undefined;
+  /**
+   * Targets, a service binding, retries, a circuit breaker or health checks (src/upstream/targets.ts);
+   * undefined for a plain `url` origin, which is forwarded by the fast path as it always was.
+   */
+  upstream: Upstream | undefined;
 }
 
 export function compileOrigin(name: string, origin: Origin): CompiledOrigin {
-  const url = new URL(origin.url);
+  if (!isPlainOrigin(origin)) {
+    return { name, base: "", basePath: "", timeoutMs: origin.timeoutMs, hostHeader: origin.hostHeader, upstream: compileUpstream(name, origin) };
+  }
+  const url = new URL(origin.url!);
   return {
     name,
     base: `${url.protocol}//${url.host}`,
     basePath: url.pathname.replace(/\/+$/, ""),
     timeoutMs: origin.timeoutMs,
     hostHeader: origin.hostHeader,
+    upstream: undefined,
   };
 }
 
 type Part = { text: string } | { param: string } | { rest: true };
 
-/** (canonical path, params, wildcard rest) -> the path sent to the origin, base path included. */
+/** (canonical path, params, wildcard rest) -> the path sent to the origin, base path included (a target's own base path is added when it is sent). */
 export type PathBuilder = (canonical: string, params: Record<string, string>, rest: string) => string;
 
 export function compilePathBuilder(route: Route, origin: CompiledOrigin): PathBuilder {

@@ -9,7 +9,9 @@
 import type { GatewayContext } from "../context.ts";
 import { coreErrors } from "../errors.ts";
 import { fetchOrigin } from "./fetch.ts";
-import type { ForwardPlan, RouteMatch } from "./forward.ts";
+import { firstTarget, healthOf, targetAddress, type ForwardPlan, type RouteMatch } from "./forward.ts";
+import { isGatewayFailure } from "./retry.ts";
+import { stickyHashOf } from "./targets.ts";
 import { applyResponseEdits, forwardingHeaders, originHeader } from "./headers.ts";
 
 /** True for a WebSocket upgrade: `Upgrade` lists the `websocket` token, in any case. */
@@ -54,9 +56,28 @@ export async function webSocketPassThrough(c: GatewayContext, plan: ForwardPlan,
   headers.set("upgrade", "websocket");
   if (origin.hostHeader) headers.set("host", origin.hostHeader);
 
-  const target = origin.base + plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);
+  const path = plan.buildPath(match.canonicalPath, match.params, match.rest) + plan.forwardQuery(url.search);
   const sent = Date.now();
-  const response = await fetchOrigin(target, { headers }, origin.timeoutMs);
+  let response: Response;
+  if (origin.upstream === undefined) {
+    response = await fetchOrigin(origin.base + path, { headers }, origin.timeoutMs);
+  } else {
+    // An origin with targets: one target, chosen as for any request (sticky, weights, breakers,
+    // health); an upgrade is never retried (the client's handshake is in flight once).
+    const upstream = origin.upstream;
+    const target = firstTarget(upstream, upstream.stickyBy && stickyHashOf(c, upstream.stickyBy), sent, healthOf(c, upstream, sent));
+    c.set("upstream", { target: target.label });
+    const { base, via } = targetAddress(c, upstream, target, url);
+    target.breaker?.sent(sent);
+    try {
+      response = await fetchOrigin(base + target.basePath + path, { headers }, origin.timeoutMs, { via });
+    } catch (err) {
+      target.breaker?.failed(Date.now());
+      throw err;
+    }
+    if (isGatewayFailure(response.status)) target.breaker?.failed(Date.now());
+    else target.breaker?.succeeded();
+  }
   c.set("originMs", Date.now() - sent);
 
   const upstream = response.webSocket;

@@ -151,3 +151,60 @@ describe("wrangler deploy --dry-run (what wrangler deploy builds, without upload
     expect(result.output).toContain(`routes[1] ("a").id: duplicate route id "a" (also routes[0])`);
   });
 });
+
+/** The environment without GATEWAY_ROUTES, so each stage's build step picks its own table. */
+const withoutRoutes = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...env, GATEWAY_ROUTES: undefined });
+
+describe("stages: wrangler.toml [env.staging] and [env.production]", () => {
+  const wrangler = (args: string[]) => promisify(execFile)(join(process.cwd(), "node_modules/.bin/wrangler"), args, {
+    env: { ...withoutRoutes(process.env), PATH: `${join(process.cwd(), "node_modules/.bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+  }).then(({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }), (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: err.stdout + err.stderr }));
+  const bundleOf = (outdir: string) => readFileSync(join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js"))!), "utf8");
+
+  it("wrangler deploy --dry-run --env staging validates and bundles routes.staging.json, with the stage's bindings", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "gateway-staging-"));
+    const result = await wrangler(["deploy", "--dry-run", "--env", "staging", "--outdir", outdir]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain("routes.staging.json is valid.");
+    expect(result.output).toContain("env.UPSTREAM_HEALTH (TargetHealth)");
+    const bundle = bundleOf(outdir);
+    expect(bundle).toContain("http://127.0.0.1:9003"); // the staging table's canary target
+  });
+
+  it("wrangler deploy --dry-run --env production bundles routes.json", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "gateway-production-"));
+    const result = await wrangler(["deploy", "--dry-run", "--env", "production", "--outdir", outdir]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain("routes.json is valid.");
+    expect(bundleOf(outdir)).not.toContain("http://127.0.0.1:9003");
+  });
+
+  it("npm start -- --env staging runs wrangler dev on the stage (its build step, its bindings) with the table given", async () => {
+    // Without --routes the stage's own table is served (routesFileFor, tested in test/node); its demo
+    // origins listen on fixed ports, which this shared machine cannot promise, so the table here is
+    // a copy of routes.staging.json pointed at a test origin.
+    const port = await freePort();
+    const staging = JSON.parse(readFileSync("routes.staging.json", "utf8")) as { origins: Record<string, unknown> };
+    staging.origins.users = { targets: [{ url: origin.url, weight: 9 }, { url: `${origin.url}/canary`, weight: 1 }] };
+    const routes = join(dir, "staging.json");
+    writeFileSync(routes, JSON.stringify(staging));
+    const gateway = start(["--env", "staging", "--routes", routes, "--port", String(port)]);
+    try {
+      const deadline = Date.now() + 45_000;
+      while (!gateway.output().includes("Edge Gateway is running")) {
+        if (Date.now() > deadline || gateway.child.exitCode !== null) throw new Error(`gateway did not start:\n${gateway.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gateway.output()).toContain("node scripts/check.ts --env staging --out .gateway/routes.json"); // [env.staging.build]
+      expect(gateway.output()).toContain("(stage staging)");
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(health.headers.get("x-gateway-stage")).toBe("staging");
+      const paths: string[] = [];
+      for (let i = 0; i < 10; i++) paths.push(((await (await fetch(`http://127.0.0.1:${port}/v1/users/${i}`)).json()) as { url: string }).url);
+      expect(paths.filter((p) => p.startsWith("/canary/")).length).toBe(1); // weights 9:1
+    } finally {
+      await gateway.stop();
+    }
+  });
+});

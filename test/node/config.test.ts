@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { routesFileFor } from "../../scripts/check.ts";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
+import { parseArgs } from "../../scripts/start.ts";
 import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, RouteTableSchema, validatedTableFile } from "../../src/config/index.ts";
 import { nearest } from "../../src/config/messages.ts";
 
@@ -110,6 +112,65 @@ describe("the route table schema", () => {
     expect(problemsOf({ origins, routes: [route] })).toEqual([problem.replace(/^routes\[0\]/, `routes[0]${id}`)]);
   });
 
+  it("accepts origins with targets, a service, retries, a breaker and health checks, with their documented defaults", () => {
+    const table = loadRouteTable({
+      origins: {
+        users: {
+          targets: [{ url: "https://users-a.internal", weight: 95 }, { url: "https://users-canary.internal", weight: 5 }],
+          stickyBy: "apiKey", retries: { attempts: 2 }, circuitBreaker: {}, healthCheck: { path: "/healthz" },
+        },
+        auth: { service: "AUTH_WORKER" },
+      },
+      routes: [{ ...ok, origin: "users" }, { ...ok, id: "auth", path: "/auth", origin: "auth" }],
+    });
+    expect(table.origins.users).toMatchObject({
+      retries: { attempts: 2, on: ["connect", 502, 503, 504], budgetPercent: 10 },
+      circuitBreaker: { consecutiveFailures: 5, openSec: 30 },
+      healthCheck: { path: "/healthz", intervalSec: 30, timeoutMs: 2000, unhealthyAfter: 2, healthyAfter: 2 },
+    });
+    expect(table.origins.auth).toMatchObject({ service: "AUTH_WORKER", timeoutMs: 30_000 });
+  });
+
+  it.each([
+    [{ url: "http://a", service: "AUTH" }, ["origins.o.service: give one of url, targets or service, not url and service"]],
+    [{ timeoutMs: 5 }, ["origins.o: required: url, targets or service"]],
+    [{ targets: [{ url: "http://a", service: "AUTH" }] }, ["origins.o.targets[0]: give url or service, not both"]],
+    [{ targets: [{ weight: 2 }] }, ["origins.o.targets[0]: required: url or service"]],
+    [{ targets: [{ url: "http://a", weight: 0 }] }, ["origins.o.targets: at least one target needs a weight above 0"]],
+    [{ targets: [{ url: "http://a" }, { url: "http://a" }] }, ["origins.o.targets[1]: duplicates targets[0]"]],
+    [{ targets: [] }, ["origins.o.targets: must not be empty (at least one item)"]],
+    [{ url: "http://a", stickyBy: "ip" }, ["origins.o.stickyBy: needs two or more targets to choose between"]],
+    [{ service: "auth-worker" }, ["origins.o.service: must be the name of a service binding in wrangler.toml ([[services]] binding)"]],
+    [{ url: "http://a", healthCheck: { path: "/h", intervalSec: 45 } }, ["origins.o.healthCheck.intervalSec: must divide a minute (10, 12, 15, 20, 30) or be whole minutes (60, 120, ...): probes run from a once-a-minute Cron Trigger"]],
+    [{ url: "http://a", healthCheck: { path: "healthz" } }, ["origins.o.healthCheck.path: must be a path starting with / (visible ASCII, no spaces)"]],
+    [{ url: "http://a", retries: { on: ["reset"] } }, [`origins.o.retries.on[0]: must be "connect", "timeout" or a 5xx status`]],
+    [{ url: "http://a", retries: { on: [404] } }, [`origins.o.retries.on[0]: must be "connect", "timeout" or a 5xx status`]],
+    [{ targets: [{ url: "ftp://a" }], circuitBreaker: { consecutiveFailures: 0 } }, [
+      "origins.o.targets[0].url: must use http or https",
+      "origins.o.circuitBreaker.consecutiveFailures: must be at least 1",
+    ]],
+  ])("explains a bad origin: %j", (origin, problems) => {
+    expect(problemsOf({ origins: { ...origins, o: origin }, routes: [ok] })).toEqual(problems);
+  });
+
+  it("sends room events and mirrors only to a plain url origin", () => {
+    const withTargets = { targets: [{ url: "http://a" }, { url: "http://b" }] };
+    expect(problemsOf({
+      origins: { ...origins, many: withTargets, auth: { service: "AUTH" } },
+      routes: [
+        { id: "room", path: "/room/:name", auth: "none", room: { name: ":name", backend: { origin: "many", events: ["connect"] } } },
+        { ...ok, id: "m", path: "/m", mirror: { origin: "auth", percent: 10 } },
+        { ...ok, id: "w", path: "/w", websocket: true, mirror: { origin: "users", percent: 10 } },
+        { id: "r", path: "/r", auth: "none", room: { name: "r" }, mirror: { origin: "users", percent: 10 } },
+      ],
+    })).toEqual([
+      "routes[0] (\"room\").room.backend.origin: must name an origin with a plain url (this one has targets, which only forwarding uses)",
+      "routes[1] (\"m\").mirror.origin: must name an origin with a plain url (this one has service, which only forwarding uses)",
+      "routes[2] (\"w\").mirror: a WebSocket route cannot be mirrored",
+      "routes[3] (\"r\").mirror: only a route that forwards to an origin can be mirrored",
+    ]);
+  });
+
   it("uses a table the build step validated as it is, and validates anything else", () => {
     const parsed = loadRouteTable({ origins, routes: [ok] });
     expect(bundledRouteTable(validatedTableFile(parsed))).toBe(parsed);
@@ -136,6 +197,21 @@ describe("npm run check", () => {
 
   it("passes the shipped routes.json", async () => {
     expect(await check()).toMatchObject({ code: 0, stdout: "routes.json is valid.\n" });
+  });
+
+  it("checks a stage's table with --env (wrangler.toml's [env.staging] build step): routes.staging.json", async () => {
+    expect(await check("--env", "staging")).toMatchObject({ code: 0, stdout: "routes.staging.json is valid.\n" });
+    expect(await check("--env", "production")).toMatchObject({ code: 0, stdout: "routes.json is valid.\n" });
+  });
+
+  it("fails a stage whose own table is invalid, listing its problems", async () => {
+    const stageDir = mkdtempSync(join(tmpdir(), "routes-stage-"));
+    writeFileSync(join(stageDir, "routes.json"), JSON.stringify({ origins, routes: [ok] }));
+    writeFileSync(join(stageDir, "routes.qa.json"), JSON.stringify({ origins, routes: [{ ...ok, origin: "nope" }] }));
+    const result = await run(NODE, [join(process.cwd(), "scripts/check.ts"), "--env", "qa"], { cwd: stageDir }).then(
+      () => ({ code: 0, stderr: "" }), (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`routes[0] ("ok").origin: unknown origin "nope"`);
   });
 
   it("exits non-zero and lists every problem by JSON path", async () => {
@@ -313,5 +389,21 @@ describe("messages in the gateway's own words", () => {
       .toEqual([`authorizers.a.tokenSources[0]: must be { "header": ... }, { "cookie": ... }, { "query": ... } or { "webSocketProtocol": ... }`]);
     expect(problemsOf({ origins, authorizers: { a: { type: "jwt", issuer: "i", audience: "a", algorithms: ["RS256"], jwksUrl: "https://i/jwks" } }, routes: [{ ...ok, auth: { authorizer: "a", claims: { n: [1] } } }] }))
       .toEqual([`routes[0] ("ok").auth: claims.n: must be a string, a number, true or false, { "contains": ... } or { "in": ... }`]);
+  });
+});
+
+describe("stages", () => {
+  it("pick routes.<stage>.json when it exists, else routes.json", () => {
+    const stageDir = mkdtempSync(join(tmpdir(), "routes-stages-"));
+    writeFileSync(join(stageDir, "routes.staging.json"), "{}");
+    expect(routesFileFor("staging", stageDir)).toBe(join(stageDir, "routes.staging.json"));
+    expect(routesFileFor("production", stageDir)).toBe(join(stageDir, "routes.json"));
+    expect(routesFileFor(undefined, stageDir)).toBe(join(stageDir, "routes.json"));
+    expect(() => routesFileFor("../etc", stageDir)).toThrow(/not a stage name/);
+  });
+
+  it("npm start takes --env for wrangler dev's stage and keeps other flags for wrangler", () => {
+    expect(parseArgs(["--env", "staging", "--port", "9999", "--var", "A:b"])).toEqual({ routes: undefined, port: 9999, fresh: false, env: "staging", passThrough: ["--var", "A:b"] });
+    expect(parseArgs(["--env=production"]).env).toBe("production");
   });
 });

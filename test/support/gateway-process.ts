@@ -10,10 +10,12 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildGateway, cacheService, gatewayService } from "../../tools/gateway.ts";
-import { projectCompatibilityDate, startWorkerd } from "../../tools/workerd.ts";
+import { projectCompatibilityDate, startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 export interface GatewayProcess {
   url: string;
+  /** Every socket's URL: `http` (the gateway) and the extra sockets asked for. */
+  urls: Record<string, string>;
   port: number;
   /** Resident memory of the workerd process serving the gateway, in bytes. */
   rss(): number;
@@ -28,6 +30,14 @@ export interface GatewayOptions {
   bindings?: Record<string, string>;
   /** Back `caches.default` with tools/cache-service.js (plain workerd has no Cache API otherwise). */
   cache?: boolean;
+  /** Other Workers in the same workerd config (a service-binding origin, a cron trigger). */
+  services?: WorkerService[];
+  /** The gateway's service bindings: binding name -> one of `services`. */
+  serviceBindings?: Record<string, string>;
+  /** Extra sockets: socket name -> one of `services`. */
+  sockets?: Record<string, string>;
+  /** Allow experimental compatibility flags in `services` (workerd --experimental). */
+  experimental?: boolean;
 }
 
 /** A port free at the time of asking (for tools, like wrangler dev, that take a port number). */
@@ -45,10 +55,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const date = projectCompatibilityDate();
   const workerd = await startWorkerd({
     services: [
-      gatewayService("gateway", module, date, { log: "on", secrets: options.bindings ?? {}, ...(options.cache ? { cache: "cache" } : {}) }),
+      gatewayService("gateway", module, date, {
+        log: "on", secrets: options.bindings ?? {},
+        ...(options.cache ? { cache: "cache" } : {}),
+        ...(options.serviceBindings ? { services: options.serviceBindings } : {}),
+      }),
       ...(options.cache ? [cacheService("cache", date)] : []),
+      ...(options.services ?? []),
     ],
-    sockets: { http: "gateway" },
+    sockets: { http: "gateway", ...options.sockets },
+    experimental: options.experimental === true,
   }, dir);
   // The launcher keeps only a tail; security tests read all of it ("no token in the logs").
   let output = "";
@@ -59,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const pid = workerd.child.process.pid!;
   return {
     url,
+    urls: workerd.urls,
     port: Number(new URL(url).port),
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024,
     output: () => output,

@@ -2,7 +2,7 @@
  * WebSocket rooms on a route (`room`): the route is served by a RoomObject Durable Object instead of
  * an origin. Runs last, after the route's auth and limits, so a refused token never gets a 101.
  */
-import { NAMES_OF } from "../../config/core.ts";
+import { NAMES_OF, notPlainUrlOrigin } from "../../config/core.ts";
 import { definePolicy } from "../../policy.ts";
 import { CONNECT_HEADER, EVENT_HEADER, roomErrors, RoomSchema } from "../../rooms/index.ts";
 import { roomHandler } from "./policy.ts";
@@ -28,6 +28,8 @@ export const roomPolicy = definePolicy({
     const backend = isObject(room.backend) ? room.backend : undefined;
     const backendOrigin = str(backend?.origin);
     if (backendOrigin !== undefined && !NAMES_OF(table.origins).has(backendOrigin)) issue(`unknown origin "${backendOrigin}"`, "room", "backend", "origin");
+    const notPlain = backendOrigin === undefined ? undefined : notPlainUrlOrigin(isObject(table.origins) ? table.origins[backendOrigin] : undefined);
+    if (notPlain !== undefined) issue(notPlain, "room", "backend", "origin");
   },
   // The room's own headers to the room object and its backend: never from a client, on any route.
   originHeaders: (table) => (table.routes.some((route) => route.room !== undefined) ? [CONNECT_HEADER, EVENT_HEADER] : []),
