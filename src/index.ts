@@ -8,13 +8,17 @@
 import table from "@edge-gateway/routes";
 import { createGateway } from "./app.ts";
 import { bundledRouteTable } from "./config/index.ts";
+import { MetricsRecorder } from "./metrics/index.ts";
 import { POLICIES } from "./policies/index.ts";
 
-const app = createGateway(bundledRouteTable(table), { policies: POLICIES });
+// The recorder is the metrics service's, handed to the core like the policy list (src/observe.ts):
+// one per isolate, counting in module memory.
+const app = createGateway(bundledRouteTable(table), { policies: POLICIES, recorder: new MetricsRecorder() });
 
 export default app;
 
 export { CachePurges } from "./cache/durable_object.ts";
 export { KeyStore } from "./keys/durable_object.ts";
+export { MetricsShard } from "./metrics/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";

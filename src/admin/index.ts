@@ -9,8 +9,10 @@ import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import type { ExportableTable } from "../openapi/export.ts";
+import type { RequestRecorder } from "../observe.ts";
 import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
+import { createMetricsApi } from "./metrics.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
 
@@ -21,7 +23,12 @@ const adminErrors = defineErrors("admin", {
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
 export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] }
 
-export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
+export interface AdminOptions {
+  /** The gateway's metrics recorder: the metrics endpoints flush it before they read. */
+  recorder?: RequestRecorder | undefined;
+}
+
+export function createAdminApi(table: AdminTable, admin: { token: SecretRef }, options: AdminOptions = {}) {
   const api = new Hono<GatewayEnv>();
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
@@ -34,11 +41,12 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
     await next();
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5;
-  // the OpenAPI export: issue 13).
+  // the OpenAPI export and metrics: issue 13).
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
   api.route("/openapi.json", createOpenApiApi(table));
   api.route("/cache", createCacheApi(table.routes));
+  api.route("/metrics", createMetricsApi(options.recorder));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

@@ -20,6 +20,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 
 export const rateLimitPolicy = definePolicy({
   name: "rate-limit",
+  timing: "limit",
   summary: "Counts requests against a plan's token bucket and calendar quota in QuotaCounter Durable Objects.",
   routeFields: {
     cost: z.number().int().min(1).max(1_000_000).default(1).describe("Units one request consumes from rate limits and quotas."),
