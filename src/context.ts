@@ -16,6 +16,8 @@ export type GatewayBindings = Env & {
    * default): when bound, one data point per request (docs/metrics.md has the schema).
    */
   GATEWAY_ANALYTICS?: AnalyticsEngineDataset;
+  /** "off" stops the metrics recorder (per-route metrics and Analytics Engine points). Default on. */
+  RECORD_METRICS?: string;
   [secret: string]: unknown;
 };
 

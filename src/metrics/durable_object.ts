@@ -75,9 +75,16 @@ export class MetricsShard extends DurableObject {
     void ctx.blockConcurrencyWhile(async () => { this.#alarmAt = await ctx.storage.getAlarm(); });
   }
 
-  /** Adds a batch, once per batch id; `applied` is false for a batch already applied. */
-  async ingest(batch: MetricsBatch): Promise<{ applied: boolean }> {
+  /**
+   * Adds a batch, once per batch id; `applied` is false for a batch already applied. A malformed
+   * batch throws here, before any promise exists (so the refusal is the caller's error only).
+   */
+  ingest(batch: MetricsBatch): Promise<{ applied: boolean }> {
     checkBatch(batch);
+    return this.#ingest(batch);
+  }
+
+  async #ingest(batch: MetricsBatch): Promise<{ applied: boolean }> {
     const now = this.clock();
     const sql = this.ctx.storage.sql;
     const applied = this.ctx.storage.transactionSync(() => {

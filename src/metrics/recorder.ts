@@ -135,7 +135,7 @@ export class MetricsRecorder implements RequestRecorder {
 
   record(c: GatewayContext, e: RequestLog, startedAt: number): void {
     const env = c.env;
-    if (env === undefined) return;
+    if (env === undefined || env.RECORD_METRICS === "off") return;
     if (env.GATEWAY_ANALYTICS !== undefined) writeRequestPoint(env.GATEWAY_ANALYTICS, e);
     const ns = env.METRICS;
     if (ns === undefined) return;
