@@ -64,6 +64,7 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
     const withheldHeaders = [...owned], withheldQuery: string[] = [];
     const chain: GatewayMiddleware[] = [];
     const names: string[] = [];
+    const timingNames: string[] = [];
     for (const policy of policies) {
       const withheld = policy.withheld?.(route, table);
       if (withheld?.headers) withheldHeaders.push(...withheld.headers.map((h) => h.toLowerCase()));
@@ -72,6 +73,7 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
       if (middleware) {
         chain.push(serverTiming && policy.timing !== undefined ? timed(policy.timing, middleware) : middleware);
         names.push(policy.name);
+        if (policy.timing !== undefined && !timingNames.includes(policy.timing)) timingNames.push(policy.timing);
       }
     }
     const origin = route.origin === undefined ? undefined : origins.get(route.origin)!;
@@ -90,7 +92,8 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
       ? noOrigin(route.id)
       : route.websocket ? (c: GatewayContext) => webSocketPassThrough(c, plan, c.get("match")) : (c: GatewayContext) => forwardToOrigin(c, plan, c.get("match"));
     const chained = composeChain(chain, terminal);
-    const run = serverTiming ? (c: GatewayContext) => { c.set("serverTimings", new Map()); return chained(c); } : chained;
+    // Entries in pipeline order, each 0 until its policy runs (a refusal upstream leaves the later at 0).
+    const run = serverTiming ? (c: GatewayContext) => { c.set("serverTimings", new Map(timingNames.map((name) => [name, 0]))); return chained(c); } : chained;
     return { id: route.id, route, plan, requestEdits, policies: names, serverTiming, run };
   });
   const matcher = new RouteMatcher(routes.map((r) => ({ host: r.route.host, methods: r.route.methods, path: r.route.path, value: r })));
