@@ -19,12 +19,13 @@ import { jwt } from "./scenarios/jwt.ts";
 import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
 import { validation } from "./scenarios/validation.ts";
+import { metrics } from "./scenarios/metrics.ts";
 import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
 import { gatewayProfile } from "./investigations/gateway-profile.ts";
 import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, passThroughBreakdown, gatewayProfile, jwtBreakdown];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, metrics, passThroughBreakdown, gatewayProfile, jwtBreakdown];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };
