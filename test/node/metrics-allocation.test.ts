@@ -1,11 +1,11 @@
 /**
  * The metrics recorder's hot path allocates nothing once a route has its cell for the minute: a
- * million recorded requests cause no garbage collection, where the same loop making one small
- * object per request causes several. Run in Node (the same V8 as workerd) because Node reports
+ * million recorded requests cause no young-generation collection (at most one already due), where
+ * the same loop making one small object per request causes about ten. Run in Node (the same V8 as workerd) because Node reports
  * each collection (perf_hooks "gc" entries) and workerd does not; the loop is synchronous, so only
  * its own allocations can start a collection.
  */
-import { PerformanceObserver } from "node:perf_hooks";
+import { constants, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import type { GatewayContext } from "../../src/context.ts";
 import type { RequestLog } from "../../src/log.ts";
@@ -25,10 +25,15 @@ function entry(i: number): RequestLog {
   };
 }
 
-/** Collections (any kind) during `run`, as reported by V8 through perf_hooks. */
+/**
+ * Young-generation collections (scavenges) during `run`, as V8 reports them through perf_hooks. A
+ * scavenge happens when new objects fill the young generation, so it counts allocation; one may
+ * already be due when the loop starts (the test file's own earlier allocations), hence "at most one".
+ */
 async function collectionsDuring(run: () => void): Promise<number> {
   let count = 0;
-  const observer = new PerformanceObserver((list) => { count += list.getEntries().length; });
+  const minor = (entry: PerformanceEntry) => (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR;
+  const observer = new PerformanceObserver((list) => { count += list.getEntries().filter(minor).length; });
   observer.observe({ entryTypes: ["gc"] });
   await new Promise((resolve) => setImmediate(resolve));
   count = 0;
@@ -39,7 +44,7 @@ async function collectionsDuring(run: () => void): Promise<number> {
 }
 
 describe("the metrics recorder's hot path", () => {
-  it(`allocates nothing per request: ${CALLS} records, no garbage collection (a loop of small objects collects)`, async () => {
+  it(`allocates nothing per request: ${CALLS} records, no scavenge of their own (a loop of small objects scavenges)`, async () => {
     const recorder = new MetricsRecorder({ flushMs: 1e9 });
     const c = { env: { METRICS: {} }, executionCtx: { waitUntil() {} } } as unknown as GatewayContext;
     const entries = Array.from({ length: 240 }, (_, i) => entry(i));
@@ -54,7 +59,7 @@ describe("the metrics recorder's hot path", () => {
 
     expect(sink).toBeDefined();
     expect(recorder.pending).toBe(300_000 + CALLS);
-    expect(control).toBeGreaterThanOrEqual(2);
-    expect(recorded).toBe(0);
+    expect(control).toBeGreaterThanOrEqual(5);
+    expect(recorded).toBeLessThanOrEqual(1);
   });
 });
