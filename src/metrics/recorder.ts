@@ -17,6 +17,7 @@
  * An isolate that gets no more requests flushes no more: Workers run code only for requests.
  */
 import { waitUntilOf, type GatewayContext } from "../context.ts";
+import { withTimeout } from "../durable.ts";
 import { errorText, logEvent } from "../errors.ts";
 import type { RequestLog } from "../log.ts";
 import type { RequestRecorder } from "../observe.ts";
@@ -33,6 +34,8 @@ export const KEYS_PER_ROUTE = 100;
 /** Ended minutes kept while they cannot be sent (no waitUntil), and batches kept for a retry. */
 const MAX_CLOSED_MINUTES = 15;
 const MAX_OUTBOX = 500;
+/** How long an explicit flush waits for sends other requests started (see flush). */
+const INFLIGHT_WAIT_MS = 3_000;
 /** A failed batch is retried for this long; the shard remembers batch ids for longer (APPLIED_RETENTION_MS). */
 export const RETRY_FOR_MS = 10 * 60_000;
 
@@ -126,6 +129,7 @@ export class MetricsRecorder implements RequestRecorder {
   #cells = new Map<string, RouteCell>();
   #closed: { minute: number; cells: Map<string, RouteCell> }[] = [];
   #outbox: Outgoing[] = [];
+  #inflight = new Set<Promise<void>>();
   #flushAt = -1;
 
   constructor(options: MetricsRecorderOptions = {}) {
@@ -152,16 +156,29 @@ export class MetricsRecorder implements RequestRecorder {
       const waitUntil = waitUntilOf(c);
       if (waitUntil === undefined) return; // kept for a request that can send it
       this.#flushAt = now + this.flushMs;
-      waitUntil(this.#send(ns, now));
+      waitUntil(this.#track(this.#send(ns, now)));
     }
   }
 
+  /**
+   * Sends everything counted so far and waits, at most INFLIGHT_WAIT_MS, for sends that other
+   * requests' waitUntil started, so a read after it sees every request this isolate answered. The
+   * wait is bounded because a promise of another request can hang if that request's context ends.
+   */
   async flush(c: GatewayContext): Promise<void> {
     const ns = c.env?.METRICS;
     if (ns === undefined) return;
     const now = Date.now();
     this.#flushAt = now + this.flushMs;
+    const others = [...this.#inflight];
     await this.#send(ns, now);
+    if (others.length > 0) await withTimeout(Promise.all(others), INFLIGHT_WAIT_MS).catch(() => {});
+  }
+
+  #track(send: Promise<void>): Promise<void> {
+    this.#inflight.add(send);
+    void send.finally(() => this.#inflight.delete(send));
+    return send;
   }
 
   /** Requests counted and not yet handed to a flush (tests, the measure). */
