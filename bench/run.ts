@@ -20,13 +20,14 @@ import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
 import { validation } from "./scenarios/validation.ts";
 import { failover } from "./scenarios/failover.ts";
+import { metrics } from "./scenarios/metrics.ts";
 import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
 import { gatewayProfile } from "./investigations/gateway-profile.ts";
 import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 import { halfOpenClose } from "./investigations/half-open-close.ts";
 
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, failover, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, failover, metrics, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };

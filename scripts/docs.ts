@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import "../src/app.ts"; // loads the admin API's and the core's error codes
-import { AdminSchema, CircuitBreakerSchema, coreRouteFields, HealthCheckSchema, OriginSchema, RetriesSchema, TargetSchema } from "../src/config/core.ts";
+import { AdminSchema, CircuitBreakerSchema, coreRouteFields, HealthCheckSchema, LoggingSchema, OriginSchema, RetriesSchema, ServerTimingSchema, TargetSchema } from "../src/config/core.ts";
 import { errorCatalogue } from "../src/errors.ts";
 import { POLICIES } from "../src/policies/index.ts";
 
@@ -88,6 +88,12 @@ export function optionsPage(): string {
     "## Core: the admin API (`admin`)",
     "",
     table((AdminSchema.unwrap() as z.ZodObject).shape),
+    "",
+    "## Core: table-wide observability (`serverTiming`, `logging`)",
+    "",
+    table({ serverTiming: ServerTimingSchema }),
+    "",
+    table((LoggingSchema.unwrap() as z.ZodObject).shape, "logging."),
   ];
   for (const policy of POLICIES) {
     out.push("", `## Policy \`${policy.name}\``, "", policy.summary);

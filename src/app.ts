@@ -1,5 +1,6 @@
 /**
- * The Hono app: request id, one log line per request, the JSON error envelope, the admin API, and
+ * The Hono app: request id and trace context, one log line per request (and one record for the
+ * metrics recorder, when the Worker entry passes one), the JSON error envelope, the admin API, and
  * the gateway handler (canonicalize -> match -> the route's policy chain -> forward). Built once
  * per isolate. It names no capability: the policies come in as a list, and each route's chain is
  * compiled from it at startup (src/router/compile.ts). The Worker secrets the table names (each
@@ -10,16 +11,20 @@ import { adminSecrets, createAdminApi, type AdminTable } from "./admin/index.ts"
 import type { CoreTable } from "./config/core.ts";
 import { setResponseHeader, type GatewayEnv } from "./context.ts";
 import { coreErrors, toErrorResponse } from "./errors.ts";
-import { logRequest } from "./log.ts";
+import { accessEntry, logRequest, subjectForLog } from "./log.ts";
+import type { RequestRecorder } from "./observe.ts";
 import type { AnyPolicy, RouteLookup } from "./policy.ts";
 import { canonicalizePath, compileRouteTable } from "./router/index.ts";
 import { secretsCheck } from "./secrets.ts";
+import { traceOf } from "./trace.ts";
 
 const REQUEST_ID = /^[\w\-=]{1,255}$/;
 
 export interface GatewayOptions {
   /** The policies, in pipeline order (src/policies/index.ts; tests pass their own). */
   policies?: readonly AnyPolicy[];
+  /** Counts every request to the gateway's routes (the metrics service; the Worker entry passes it). */
+  recorder?: RequestRecorder;
 }
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
@@ -28,6 +33,11 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
   const app = new Hono<GatewayEnv>();
   const checkSecrets = secretsCheck([...adminSecrets(table.admin), ...policies.flatMap((p) => p.secrets?.(table) ?? [])]);
 
+  const recorder = options.recorder;
+  const subjectMode = table.logging?.sub ?? "hash";
+  const adminPrefix = table.admin?.pathPrefix;
+  const isAdmin = (path: string) => adminPrefix !== undefined && (path === adminPrefix || path.startsWith(adminPrefix + "/"));
+
   app.use(async function requestContext(c, next) {
     const started = Date.now();
     checkSecrets(c.env);
@@ -35,30 +45,26 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
     // is not used because its c.header() makes Hono rebuild every response once more).
     const incoming = c.req.header("x-request-id");
     c.set("requestId", incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID());
+    const headers = c.req.raw.headers;
+    c.set("trace", traceOf(headers.get("traceparent"), headers.get("tracestate")));
     await next();
     // Every response carries the request id, errors and origin responses included.
     setResponseHeader(c, "x-request-id", c.get("requestId"));
-    if (c.env?.LOG_REQUESTS === "off") return;
+    const now = Date.now();
     const route = c.get("route");
-    const upstream = c.get("upstream");
-    logRequest({
-      time: new Date(started).toISOString(),
-      requestId: c.get("requestId"),
-      routeId: route?.id ?? null,
-      method: c.req.method,
-      path: new URL(c.req.url).pathname,
-      status: c.res.status,
-      ...(c.get("errorCode") ? { code: c.get("errorCode") } : {}),
-      origin: route?.plan?.origin.name ?? null,
-      originMs: c.get("originMs") ?? null,
-      ...(upstream ? upstream : {}),
-      totalMs: Date.now() - started,
-    });
+    if (route?.serverTiming) setResponseHeader(c, "server-timing", serverTimingOf(now - started, c.get("serverTimings"), c.get("originMs")));
+    const log = c.env?.LOG_REQUESTS !== "off";
+    const record = recorder !== undefined && (route !== undefined || !isAdmin(c.req.path));
+    if (!log && !record) return;
+    const subject = subjectForLog(c.get("subject"), subjectMode);
+    const entry = accessEntry(c, started, now, typeof subject === "object" ? await subject : subject);
+    if (log) logRequest(entry);
+    if (record) recorder.record(c, entry, started);
   });
 
   app.onError((err, c) => toErrorResponse(err, c));
 
-  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin));
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, { recorder }));
 
   // Table-wide middleware of the policies that have it, registered after the admin API so they
   // wrap the gateway's routes only, and before the handler so they see its errors too.
@@ -94,3 +100,13 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
 
   return app;
 }
+
+/** `gw` (the whole time in the gateway), then each timed policy's own time, then the origin's. */
+function serverTimingOf(totalMs: number, timings: Map<string, number> | undefined, originMs: number | undefined): string {
+  let value = `gw;dur=${ms(totalMs)}`;
+  if (timings) for (const [name, spent] of timings) value += `, ${name};dur=${ms(spent)}`;
+  if (originMs !== undefined) value += `, origin;dur=${ms(originMs)}`;
+  return value;
+}
+
+const ms = (value: number): string => String(Math.max(0, Math.round(value * 10) / 10));

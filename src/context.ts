@@ -5,11 +5,19 @@
  * variables beside its code by extending Hono's `ContextVariableMap`, so no file lists them all.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import type { TraceContext } from "./trace.ts";
 
 /** Bindings from wrangler.toml, plus Worker secrets and vars named in routes.json ({ "env": "NAME" }). */
 export type GatewayBindings = Env & {
   /** "off" silences the per-request log line (benchmarks). Default on. */
   LOG_REQUESTS?: string;
+  /**
+   * Workers Analytics Engine dataset (`[[analytics_engine_datasets]]` in wrangler.toml, off by
+   * default): when bound, one data point per request (docs/metrics.md has the schema).
+   */
+  GATEWAY_ANALYTICS?: AnalyticsEngineDataset;
+  /** "off" stops the metrics recorder (per-route metrics and Analytics Engine points). Default on. */
+  RECORD_METRICS?: string;
   [secret: string]: unknown;
 };
 
@@ -28,6 +36,19 @@ declare module "hono" {
     errorCode: string | undefined;
     /** Milliseconds until the origin's response headers, for the access log. */
     originMs: number | undefined;
+    /** The request's W3C trace (continued or started by the core); the origin receives its traceparent. */
+    trace: TraceContext;
+    /**
+     * Who the caller is, for the access log and metrics only (never for decisions): the verified
+     * API key's id and the verified token's subject, set by the policies that verified them.
+     */
+    keyId: string | undefined;
+    subject: string | undefined;
+    /**
+     * Milliseconds spent per Server-Timing name (`auth`, `limit`) on a route with `serverTiming`;
+     * undefined on every other route (src/router/compile.ts times the chain only where it is on).
+     */
+    serverTimings: Map<string, number> | undefined;
   }
 }
 

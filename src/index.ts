@@ -13,10 +13,13 @@ import { createGateway } from "./app.ts";
 import { bundledRouteTable } from "./config/index.ts";
 import type { GatewayBindings } from "./context.ts";
 import { healthCheckHandler } from "./health/index.ts";
+import { MetricsRecorder } from "./metrics/index.ts";
 import { POLICIES } from "./policies/index.ts";
 
+// The recorder is the metrics service's, handed to the core like the policy list (src/observe.ts):
+// one per isolate, counting in module memory.
 const routes = bundledRouteTable(table);
-const app = createGateway(routes, { policies: POLICIES });
+const app = createGateway(routes, { policies: POLICIES, recorder: new MetricsRecorder() });
 
 export default {
   fetch: app.fetch,
@@ -25,6 +28,7 @@ export default {
 
 export { CachePurges } from "./cache/durable_object.ts";
 export { KeyStore } from "./keys/durable_object.ts";
+export { MetricsShard } from "./metrics/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";
 export { TargetHealth } from "./health/durable_object.ts";

@@ -16,6 +16,7 @@ export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "ROOMS", className: "RoomObject", sql: true },
   { binding: "CACHE_PURGES", className: "CachePurges", sql: true },
   { binding: "UPSTREAM_HEALTH", className: "TargetHealth", sql: true },
+  { binding: "METRICS", className: "MetricsShard", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */

@@ -10,8 +10,10 @@ import type { RequiredSecret } from "../policy.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import type { ExportableTable } from "../openapi/export.ts";
+import type { RequestRecorder } from "../observe.ts";
 import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
+import { createMetricsApi } from "./metrics.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
 
@@ -27,7 +29,12 @@ export function adminSecrets(admin: { token: SecretRef } | undefined): RequiredS
   return admin ? [{ name: admin.token.env, consequence: "the admin API is off (its paths answer 404)" }] : [];
 }
 
-export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
+export interface AdminOptions {
+  /** The gateway's metrics recorder: the metrics endpoints flush it before they read. */
+  recorder?: RequestRecorder | undefined;
+}
+
+export function createAdminApi(table: AdminTable, admin: { token: SecretRef }, options: AdminOptions = {}) {
   const api = new Hono<GatewayEnv>();
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
@@ -40,11 +47,12 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
     await next();
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5;
-  // the OpenAPI export: issue 13).
+  // the OpenAPI export and metrics: issue 13).
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
   api.route("/openapi.json", createOpenApiApi(table));
   api.route("/cache", createCacheApi(table.routes));
+  api.route("/metrics", createMetricsApi(options.recorder));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

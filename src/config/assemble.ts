@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AnyPolicy, CheckContext } from "../policy.ts";
 import {
-  AdminSchema, coreRouteFields, HTTP_METHODS, isObject, ORIGIN_NAME, OriginSchema, pathPatternProblems, str,
+  AdminSchema, coreRouteFields, HTTP_METHODS, isObject, LoggingSchema, ORIGIN_NAME, OriginSchema, pathPatternProblems, ServerTimingSchema, str,
   type CoreRoute, type CoreTable, type Loose,
 } from "./core.ts";
 import { objectFormProblems } from "./messages.ts";
@@ -65,6 +65,8 @@ function tableSchema(policies: readonly AnyPolicy[]) {
     ...mergeFragments(policies, "tableFields", core({ $schema: true, origins: true, routes: true, admin: true, defaults: true })),
     ...defaults,
     admin: AdminSchema,
+    serverTiming: ServerTimingSchema,
+    logging: LoggingSchema,
     // `when` runs the cross-field checks even when a field failed, so one run lists every problem.
   }).check(z.superRefine((table, ctx) => checkTable(table, ctx, policies), { when: () => true }));
 }

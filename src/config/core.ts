@@ -14,6 +14,7 @@ export const GATEWAY_OWNED_REQUEST_HEADERS = [
   "host", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
   "transfer-encoding", "upgrade", "content-length", "x-forwarded-for", "x-forwarded-host",
   "x-forwarded-proto", "forwarded", "x-request-id", "cf-connecting-ip", "x-real-ip",
+  "traceparent", "tracestate",
 ] as const;
 export const GATEWAY_OWNED_RESPONSE_HEADERS = [
   "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "x-request-id", "trailer",
@@ -217,7 +218,18 @@ export const coreRouteFields = {
     .describe("Headers changed on the way to the origin."),
   responseHeaders: HeaderEdits(GATEWAY_OWNED_RESPONSE_HEADERS).optional()
     .describe("Headers changed on the way back to the client."),
+  serverTiming: z.boolean().optional()
+    .describe("Add a Server-Timing header (gw, auth, limit, origin durations in ms) to this route's responses; overrides the table-wide `serverTiming`. Off unless turned on: it tells every client how long each step took."),
 };
+
+/** Table-wide: Server-Timing on every route that does not say otherwise. */
+export const ServerTimingSchema = z.boolean().default(false)
+  .describe("Add a Server-Timing header to the responses of every route without its own `serverTiming`. Default false.");
+
+export const LoggingSchema = z.strictObject({
+  sub: z.enum(["plain", "hash", "off"]).default("hash")
+    .describe(`How the access log line (and Analytics Engine, where bound) shows a verified JWT's \`sub\`: "plain" as is, "hash" as the first 32 hex digits of its SHA-256 (default; compute it from a known sub to find its lines), "off" not at all.`),
+}).default({ sub: "hash" }).describe("What the per-request access log line carries (docs/metrics.md).");
 
 export const AdminSchema = z.strictObject({
   pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, "must be one path segment like /_gateway").default("/_gateway")
@@ -237,6 +249,8 @@ export interface CoreTable {
   origins: Record<string, Origin>;
   routes: CoreRoute[];
   admin?: z.output<typeof AdminSchema>;
+  serverTiming?: boolean;
+  logging?: z.output<typeof LoggingSchema>;
 }
 
 /**

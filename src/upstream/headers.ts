@@ -8,6 +8,8 @@
  * `X-Rewrite-URL`, `X-HTTP-Method-Override`, ...) are dropped too, because the path and method the
  * gateway authorized must be the ones the origin acts on.
  *
+ * The gateway's W3C `traceparent` (and a continued `tracestate`) replaces the client's (src/trace.ts).
+ *
  * Gateway-owned names (the fixed list below, every identity header in the table, and the headers the
  * gateway writes for origins, such as `x-gateway-event`) are removed from the client's request on
  * every route, so a public route cannot carry a forged identity to an origin another route trusts.
@@ -17,6 +19,7 @@
  */
 import type { GatewayContext } from "../context.ts";
 import { coreErrors } from "../errors.ts";
+import { traceparentOf, type TraceContext } from "../trace.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -70,6 +73,8 @@ const CLIENT_DROPPED = new Set([
   "x-original-url", "x-rewrite-url", "x-original-host", "x-original-method",
   "x-http-method-override", "x-http-method", "x-method-override",
   "x-request-id",
+  // W3C Trace Context: the gateway writes its own (src/trace.ts), so the origin's parent span is the gateway's.
+  "traceparent", "tracestate",
 ]);
 /** Prefixes of names the gateway owns: Cloudflare's, and the gateway's own (`x-gateway-event`, `x-gateway-room-*`, future ones). */
 const OWNED_PREFIXES = ["cf-", "x-gateway-"];
@@ -93,6 +98,8 @@ export interface ForwardingFacts {
   host: string;
   proto: "http" | "https";
   requestId: string;
+  /** The request's trace: the origin receives its traceparent (and a continued, valid tracestate). */
+  trace?: TraceContext | undefined;
 }
 
 export interface HeaderEdits {
@@ -151,6 +158,10 @@ export function originRequestHeaders(incoming: Headers, facts: ForwardingFacts, 
   out.set("x-forwarded-proto", facts.proto);
   out.set("forwarded", `${facts.clientIp ? `for=${forwardedNode(facts.clientIp)};` : ""}host="${facts.host}";proto=${facts.proto}`);
   out.set("x-request-id", facts.requestId);
+  if (facts.trace) {
+    out.set("traceparent", traceparentOf(facts.trace));
+    if (facts.trace.state !== undefined) out.set("tracestate", facts.trace.state);
+  }
   if (extra) for (const [name, value] of extra) out.set(name, value);
   for (const [name, value] of edits.set) out.set(name, value);
   return out;
@@ -167,6 +178,7 @@ export function forwardingHeaders(c: GatewayContext, url: URL, edits: HeaderEdit
     host: url.host,
     proto: url.protocol === "https:" ? "https" : "http",
     requestId: c.get("requestId"),
+    trace: c.get("trace"),
   }, edits, c.get("originHeaders"), c.get("withheldHeaders"));
 }
 

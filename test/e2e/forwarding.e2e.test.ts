@@ -229,7 +229,7 @@ describe("path bypass attempts", () => {
     expect(admin.hits, `admin origin was reached by ${path}`).toEqual([]);
     if (status === 200) {
       // Reached the echo origin: only inside the prefixes the routes grant.
-      const echoed = JSON.parse(body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as { url: string };
+      const echoed = JSON.parse(body.replace(/^[0-9a-fA-F]+\r\n|\r\n0\r\n\r\n$/g, "")) as { url: string };
       expect(echoed.url).toMatch(/^\/(users\/[^/]+|public(\/.*)?)$/);
     } else {
       expect([400, 404]).toContain(status);

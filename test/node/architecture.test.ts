@@ -78,7 +78,7 @@ describe("the import graph of src/", () => {
     for (const [file, targets] of graph) {
       if (!file.startsWith("admin/")) continue;
       for (const target of targets) {
-        const service = /^(keys|quota|rooms|health)\//.exec(target);
+        const service = /^(keys|quota|rooms|health|cache|metrics)\//.exec(target);
         if (service) expect(target, `${file} imports ${target}`).toBe(`${service[1]}/index.ts`);
       }
     }

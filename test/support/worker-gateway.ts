@@ -8,6 +8,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import type { GatewayMiddleware } from "../../src/context.ts";
+import type { RequestRecorder } from "../../src/observe.ts";
 import { POLICIES } from "../../src/policies/index.ts";
 import type { AnyPolicy } from "../../src/policy.ts";
 import type { Echo } from "./echo-types.ts";
@@ -19,12 +20,14 @@ export interface CallInit extends RequestInit { host?: string; clientIp?: string
 export interface GatewayForOptions {
   /** The policy list, in order. Default: the real one (src/policies/index.ts). */
   policies?: readonly AnyPolicy[];
-  /** Extra text bindings: Worker secrets such as the admin token. */
-  bindings?: Record<string, string>;
+  /** Extra bindings: Worker secrets such as the admin token, or a stand-in for a Cloudflare-only binding. */
+  bindings?: Record<string, unknown>;
+  /** A metrics recorder (src/metrics/), as the Worker entry passes one. Default: none. */
+  recorder?: RequestRecorder;
 }
 
 export function gatewayFor(table: Table, options: GatewayForOptions = {}) {
-  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES });
+  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES, recorder: options.recorder });
   const bindings = options.bindings ? { ...env, ...options.bindings } : env;
   return async function call(path: string, init: CallInit = {}): Promise<Response> {
     const { host = "gateway.test", clientIp = "203.0.113.7", ...rest } = init;

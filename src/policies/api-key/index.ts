@@ -15,6 +15,7 @@ export const ApiKeysSchema = z.strictObject({
 
 export const apiKeyPolicy = definePolicy({
   name: "api-key",
+  timing: "auth",
   summary: "Requires a valid API key, issued through the admin API and stored as a hash.",
   authFields: { apiKey: z.boolean().optional().describe("Require a valid API key (see apiKeys).") },
   tableFields: { apiKeys: ApiKeysSchema.default({ header: "x-api-key" }) },

@@ -64,6 +64,7 @@ export function apiKeyAuth(header: string): GatewayMiddleware {
     if (record === null) throw invalid();
     assertUsable(record, Date.now());
     c.set("apiKey", { id: record.id, name: record.name, owner: record.owner, plan: record.plan });
+    c.set("keyId", record.id); // for the access log and per-key metrics
     await next();
   };
 }

@@ -24,6 +24,7 @@ const names = (v: unknown): string[] => (isObject(v) ? Object.keys(v) : []);
 
 export const jwtPolicy = definePolicy({
   name: "jwt",
+  timing: "auth",
   summary: "Verifies a JWT with a named authorizer, checks scopes and claims, and sends verified claims to the origin as identity headers.",
   authFields: {
     authorizer: z.string().optional().describe("Name of a JWT authorizer in `authorizers`."),

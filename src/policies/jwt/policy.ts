@@ -114,6 +114,7 @@ export function jwtAuthorizer(route: JwtRoute, table: JwtTable): GatewayMiddlewa
     const claims = await verifier.verify(found.token, { env: c.env, waitUntil: waitUntilOf(c) });
     checkRequirements(claims, requirements, realm);
     c.set("jwt", claims);
+    if (typeof claims.sub === "string") c.set("subject", claims.sub); // for the access log (core logging.sub)
 
     for (const header of extraTokenHeaders) withholdClientHeader(c, header);
     for (const [header, claim] of identity) {

@@ -34,6 +34,7 @@ function admitsAtOnce(plan: unknown): { units: number; because: string } | undef
 
 export const rateLimitPolicy = definePolicy({
   name: "rate-limit",
+  timing: "limit",
   summary: "Counts requests against a plan's token bucket and calendar quota in QuotaCounter Durable Objects.",
   routeFields: {
     cost: z.number().int().min(1).max(1_000_000).default(1).describe("Units one request consumes from rate limits and quotas."),
