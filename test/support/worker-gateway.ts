@@ -66,7 +66,7 @@ export async function errorOf(response: Response): Promise<{ code: string; messa
 export const ADMIN_HEADERS = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 
 /** Issues a key through the real admin API of `call`'s gateway; the key is shown once, here. */
-export async function createKey(call: (path: string, init?: CallInit) => Promise<Response>, body: { plan: string; name?: string; owner?: string; expiresAt?: string | null }): Promise<{ id: string; key: string }> {
+export async function createKey(call: (path: string, init?: CallInit) => Promise<Response>, body: { plan: string; name?: string; owner?: string; scopes?: string[]; expiresAt?: string | null }): Promise<{ id: string; key: string }> {
   const response = await call("/_gateway/keys", { method: "POST", headers: ADMIN_HEADERS, body: JSON.stringify({ name: "test key", owner: "tests", ...body }) });
   if (response.status !== 201) throw new Error(`creating a key answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as { id: string; key: string };

@@ -17,6 +17,8 @@ export const RateLimitSchema = z.strictObject({
 });
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+/** `auth.apiKey` is `true` or `{ scopes }` (the api-key policy's field; read here, not imported: policies stay apart). */
+const takesApiKey = (auth: Record<string, unknown> | undefined): boolean => auth?.apiKey === true || (typeof auth?.apiKey === "object" && auth.apiKey !== null);
 
 export const rateLimitPolicy = definePolicy({
   name: "rate-limit",
@@ -36,10 +38,10 @@ export const rateLimitPolicy = definePolicy({
     if (plan !== undefined && !NAMES_OF(table.plans).has(plan)) issue(`unknown plan "${plan}"`, "rateLimit", "plan");
     const by = str(rateLimit?.by);
     if (by?.startsWith("jwt:") && str(auth?.authorizer) === undefined) issue(`"${by}" needs a JWT authorizer on the route`, "rateLimit", "by");
-    if (by === "apiKey" && auth?.apiKey !== true) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
+    if (by === "apiKey" && !takesApiKey(auth)) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
   },
   create(route, table) {
-    const keyPlan = route.auth !== "none" && route.auth.apiKey === true;
+    const keyPlan = route.auth !== "none" && takesApiKey(route.auth);
     if (!route.rateLimit && !keyPlan) return undefined;
     return rateLimit({ routeId: route.id, cost: route.cost, plans: table.plans, rateLimit: route.rateLimit, keyPlan });
   },
