@@ -22,7 +22,7 @@ export interface GatewayOptions {
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
   const policies = options.policies ?? [];
-  const { matcher } = compileRouteTable(table, policies);
+  const { matcher, routes } = compileRouteTable(table, policies);
   const app = new Hono<GatewayEnv>();
 
   app.use(async function requestContext(c, next) {
@@ -52,7 +52,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
 
   app.onError((err, c) => toErrorResponse(err, c));
 
-  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin));
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, routes));
 
   // Table-wide middleware of the policies that have it, registered after the admin API so they
   // wrap the gateway's routes only, and before the handler so they see its errors too.

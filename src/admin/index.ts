@@ -13,15 +13,17 @@ import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
+import { createPlansApi, createRoutesApi, type CompiledRouteInfo, type TableViewSource } from "./table.ts";
 
 const adminErrors = defineErrors("admin", {
   admin_unauthorized: { status: 401, meaning: "The admin API needs `Authorization: Bearer <token>` with the admin token." },
 });
 
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
-export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] }
+export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] & TableViewSource["routes"] }
 
-export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
+/** `compiled`: each route's policy chain, in order, as the router compiled it (the routes view shows it). */
+export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef }, compiled: readonly CompiledRouteInfo[] = []) {
   const api = new Hono<GatewayEnv>();
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
@@ -39,6 +41,8 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   api.route("/rooms", createRoomsApi());
   api.route("/openapi.json", createOpenApiApi(table));
   api.route("/cache", createCacheApi(table.routes));
+  api.route("/plans", createPlansApi(table.plans ?? {}));
+  api.route("/routes", createRoutesApi(table, compiled));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }
