@@ -18,3 +18,4 @@ export { CachePurges } from "./cache/durable_object.ts";
 export { KeyStore } from "./keys/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";
+export { RoomsIndex } from "./rooms/rooms_index.ts";

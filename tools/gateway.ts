@@ -9,12 +9,13 @@ import { fileURLToPath } from "node:url";
 import { bundleGateway } from "./bundle.ts";
 import type { DurableObjectClass, WorkerService } from "./workerd.ts";
 
-/** wrangler.toml's Durable Object bindings (all SQLite-backed, migrations v1 and v2). */
+/** wrangler.toml's Durable Object bindings (all SQLite-backed, migrations v1 to v3). */
 export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "QUOTA", className: "QuotaCounter", sql: true },
   { binding: "API_KEYS", className: "KeyStore", sql: true },
   { binding: "ROOMS", className: "RoomObject", sql: true },
   { binding: "CACHE_PURGES", className: "CachePurges", sql: true },
+  { binding: "ROOMS_INDEX", className: "RoomsIndex", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */
