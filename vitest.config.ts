@@ -3,7 +3,11 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/jwt-secret.ts";
 
-const routesAlias = { "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)) };
+const routesAlias = {
+  "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)),
+  // Built by the global setup below (test/support/console-setup.ts).
+  "@edge-gateway/console": fileURLToPath(new URL("./.gateway/console.js", import.meta.url)),
+};
 
 export default defineConfig({
   test: {
@@ -22,7 +26,7 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts", "test/unit/**/*.test.ts"],
-          globalSetup: ["test/support/echo-origin-setup.ts", "test/support/jwt-jwks-server-setup.ts"],
+          globalSetup: ["test/support/console-setup.ts", "test/support/echo-origin-setup.ts", "test/support/jwt-jwks-server-setup.ts"],
         },
       },
       {

@@ -2,6 +2,8 @@
  * The management API under `admin.pathPrefix` (default /_gateway), for operators and backends.
  * Every call needs `Authorization: Bearer <token>` where the token is the Worker secret named by
  * `admin.token`; it is compared in constant time. With the secret unset the API is off (404).
+ * The console's page and assets under `/ui` are the exception: public, so the page can ask for
+ * the token (src/admin/ui/index.ts).
  */
 import { Hono } from "hono";
 import type { SecretRef } from "../config/common.ts";
@@ -13,6 +15,7 @@ import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
+import { createConsoleUi } from "./ui/index.ts";
 import { createPlansApi, createRoutesApi, type CompiledRouteInfo, type TableViewSource } from "./table.ts";
 
 const adminErrors = defineErrors("admin", {
@@ -23,8 +26,11 @@ const adminErrors = defineErrors("admin", {
 export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] & TableViewSource["routes"] }
 
 /** `compiled`: each route's policy chain, in order, as the router compiled it (the routes view shows it). */
-export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef }, compiled: readonly CompiledRouteInfo[] = []) {
+export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef; pathPrefix: string }, compiled: readonly CompiledRouteInfo[] = []) {
   const api = new Hono<GatewayEnv>();
+  // The console's page and assets, registered before the token check so they answer without it
+  // (the page is the sign-in form; its API calls carry the token). Everything after is behind it.
+  api.route("/ui", createConsoleUi(admin.pathPrefix, admin));
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
     if (typeof expected !== "string" || expected.length === 0) throw coreErrors.not_found("No route matches this request.");
