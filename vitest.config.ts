@@ -39,6 +39,16 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // The console in headless Chromium (Debian's package) against the bundled gateway on workerd.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

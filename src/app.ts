@@ -5,7 +5,7 @@
  * compiled from it at startup (src/router/compile.ts).
  */
 import { Hono } from "hono";
-import { createAdminApi, type AdminTable } from "./admin/index.ts";
+import { createAdminApi, type AdminTable, type ConsoleAssets } from "./admin/index.ts";
 import type { CoreTable } from "./config/core.ts";
 import { setResponseHeader, type GatewayEnv } from "./context.ts";
 import { coreErrors, toErrorResponse } from "./errors.ts";
@@ -18,6 +18,8 @@ const REQUEST_ID = /^[\w\-=]{1,255}$/;
 export interface GatewayOptions {
   /** The policies, in pipeline order (src/policies/index.ts; tests pass their own). */
   policies?: readonly AnyPolicy[];
+  /** The console's built assets (the Worker entry passes `@edge-gateway/console`); none, no console page. */
+  console?: ConsoleAssets;
 }
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
@@ -52,7 +54,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
 
   app.onError((err, c) => toErrorResponse(err, c));
 
-  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, routes));
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, routes, options.console));
 
   // Table-wide middleware of the policies that have it, registered after the admin API so they
   // wrap the gateway's routes only, and before the handler so they see its errors too.

@@ -15,7 +15,7 @@ import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
-import { createConsoleUi } from "./ui/index.ts";
+import { createConsoleUi, type ConsoleAssets } from "./ui/index.ts";
 import { createPlansApi, createRoutesApi, type CompiledRouteInfo, type TableViewSource } from "./table.ts";
 
 const adminErrors = defineErrors("admin", {
@@ -25,12 +25,17 @@ const adminErrors = defineErrors("admin", {
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
 export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] & TableViewSource["routes"] }
 
-/** `compiled`: each route's policy chain, in order, as the router compiled it (the routes view shows it). */
-export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef; pathPrefix: string }, compiled: readonly CompiledRouteInfo[] = []) {
+export type { ConsoleAssets };
+
+/**
+ * `compiled`: each route's policy chain, in order, as the router compiled it (the routes view shows
+ * it). `consoleAssets`: the console's built browser code; without them there is no console page.
+ */
+export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef; pathPrefix: string }, compiled: readonly CompiledRouteInfo[] = [], consoleAssets?: ConsoleAssets) {
   const api = new Hono<GatewayEnv>();
   // The console's page and assets, registered before the token check so they answer without it
   // (the page is the sign-in form; its API calls carry the token). Everything after is behind it.
-  api.route("/ui", createConsoleUi(admin.pathPrefix, admin));
+  if (consoleAssets) api.route("/ui", createConsoleUi(admin.pathPrefix, admin, consoleAssets));
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
     if (typeof expected !== "string" || expected.length === 0) throw coreErrors.not_found("No route matches this request.");

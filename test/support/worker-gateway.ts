@@ -5,7 +5,7 @@
  * `testPolicy`), and extra bindings (the admin token) can be given.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { createGateway } from "../../src/app.ts";
+import { createGateway, type GatewayOptions } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import type { GatewayMiddleware } from "../../src/context.ts";
 import { POLICIES } from "../../src/policies/index.ts";
@@ -21,10 +21,12 @@ export interface GatewayForOptions {
   policies?: readonly AnyPolicy[];
   /** Extra text bindings: Worker secrets such as the admin token. */
   bindings?: Record<string, string>;
+  /** Serve the console (its built assets, `@edge-gateway/console`) as the Worker entry does. */
+  console?: GatewayOptions["console"];
 }
 
 export function gatewayFor(table: Table, options: GatewayForOptions = {}) {
-  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES });
+  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES, console: options.console });
   const bindings = options.bindings ? { ...env, ...options.bindings } : env;
   return async function call(path: string, init: CallInit = {}): Promise<Response> {
     const { host = "gateway.test", clientIp = "203.0.113.7", ...rest } = init;

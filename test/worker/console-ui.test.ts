@@ -2,6 +2,7 @@
  * The console's page and assets under <admin prefix>/ui: public (the page is the sign-in form),
  * off with the admin API, served from the Worker bundle under a strict Content Security Policy.
  */
+import * as consoleAssets from "@edge-gateway/console";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createGateway } from "../../src/app.ts";
@@ -10,10 +11,10 @@ import { POLICIES } from "../../src/policies/index.ts";
 import { gatewayFor, route } from "../support/worker-gateway.ts";
 
 const table = { admin: { pathPrefix: "/_ops", token: { env: "ADMIN_TOKEN" } }, routes: [route("all", "/*")] };
-const call = gatewayFor(table);
+const call = gatewayFor(table, { console: consoleAssets });
 
 describe("the console page", () => {
-  it("is served without the admin token, names the admin prefix and loads only its own two assets", async () => {
+  it("is served without the admin token, names the admin prefix and loads only its own assets", async () => {
     const response = await call("/_ops/ui");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/html/);
@@ -21,7 +22,7 @@ describe("the console page", () => {
     const page = await response.text();
     expect(page).toContain(`<meta name="gateway-admin" content="/_ops">`);
     const sources = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
-    expect(sources).toEqual([expect.stringMatching(/^\/_ops\/ui\/console\.css\?v=[\w-]+$/), expect.stringMatching(/^\/_ops\/ui\/console\.js\?v=[\w-]+$/)]);
+    expect(sources).toEqual(["/_ops/ui/favicon.svg", expect.stringMatching(/^\/_ops\/ui\/console\.css\?v=[\w-]+$/), expect.stringMatching(/^\/_ops\/ui\/console\.js\?v=[\w-]+$/)]);
     // No inline script or style: every <script> has a src, and there is no style attribute or element.
     expect(page.match(/<script\b[^>]*>/g)).toEqual([expect.stringContaining(" src=")]);
     expect(page).not.toMatch(/<style|\sstyle=|\son\w+=/i);
@@ -69,8 +70,15 @@ describe("the console page", () => {
     await unknown.body?.cancel();
   });
 
+  it("is absent from a gateway built without the console's assets", async () => {
+    const bare = gatewayFor(table);
+    const response = await bare("/_ops/ui");
+    expect(response.status).toBe(401); // no console: the path is just another admin path, behind the token
+    await response.body?.cancel();
+  });
+
   it("is off, like the admin API, while the admin token secret is unset", async () => {
-    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
+    const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES, console: consoleAssets });
     for (const path of ["/_ops/ui", "/_ops/ui/console.js"]) {
       const ctx = createExecutionContext();
       const response = await app.fetch(new Request(`http://gateway.test${path}`), { ...env, ADMIN_TOKEN: undefined }, ctx);

@@ -4,17 +4,18 @@
  *   GET <prefix>/ui              the page (a shell that loads the two assets below)
  *   GET <prefix>/ui/console.js   the browser code (src/admin/ui/client/, built by tools/console.ts)
  *   GET <prefix>/ui/console.css  its style sheet
+ *   GET <prefix>/ui/favicon.svg  its icon
  *
  * These are public: the page is the sign-in form, and the assets hold no data. Everything the page
  * shows comes from the admin API, which it calls with the token as `Authorization: Bearer`. They are
  * mounted before the admin API's token check (src/admin/index.ts), and like the API they answer 404
  * while the admin token secret is unset.
  *
- * The assets are strings in the Worker bundle (the generated module `@edge-gateway/console`):
+ * The assets are strings in the Worker bundle (the generated module `@edge-gateway/console`, which
+ * the Worker entry imports and hands over, so Node tooling that loads the app never needs it):
  * nothing is fetched from anywhere else. The Content Security Policy admits only this origin's
  * script, style and API (no inline script or style, no framing), with Hono's secure headers.
  */
-import { script, scriptHash, style, styleHash } from "@edge-gateway/console";
 import { Hono, type Context } from "hono";
 import { etag } from "hono/etag";
 import { html } from "hono/html";
@@ -38,7 +39,19 @@ export const CONSOLE_CSP = {
   objectSrc: ["'none'"],
 };
 
-export function createConsoleUi(prefix: string, admin: { token: SecretRef }) {
+/** The tab's icon; served here so the browser does not ask the gateway's routes for /favicon.ico. */
+const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#24292f"/><path d="M4 4h8v2H6v1h5v2H6v1h6v2H4z" fill="#fff"/></svg>`;
+
+/** The console's built assets (tools/console.ts): each with a content hash for its ETag. */
+export interface ConsoleAssets {
+  script: string;
+  scriptHash: string;
+  style: string;
+  styleHash: string;
+}
+
+export function createConsoleUi(prefix: string, admin: { token: SecretRef }, assets: ConsoleAssets) {
+  const { script, scriptHash, style, styleHash } = assets;
   const ui = new Hono<GatewayEnv>();
   const page = html`<!doctype html>
 <html lang="en">
@@ -48,6 +61,7 @@ export function createConsoleUi(prefix: string, admin: { token: SecretRef }) {
 <meta name="gateway-admin" content="${prefix}">
 <meta name="referrer" content="no-referrer">
 <title>Edge Gateway console</title>
+<link rel="icon" href="${prefix}/ui/favicon.svg">
 <link rel="stylesheet" href="${prefix}/ui/console.css?v=${styleHash}">
 <script type="module" src="${prefix}/ui/console.js?v=${scriptHash}"></script>
 </head>
@@ -81,6 +95,7 @@ export function createConsoleUi(prefix: string, admin: { token: SecretRef }) {
   ui.get("/", async (c) => c.html(await page, 200, { "cache-control": "no-store" }));
   ui.get("/console.js", asset(script, "text/javascript; charset=utf-8", scriptHash));
   ui.get("/console.css", asset(style, "text/css; charset=utf-8", styleHash));
+  ui.get("/favicon.svg", asset(FAVICON, "image/svg+xml", "favicon-1"));
   ui.all("*", () => { throw coreErrors.not_found("No console page here."); });
   return ui;
 }

@@ -83,7 +83,7 @@ const W = 640, H = 180, PAD_L = 56, PAD_R = 12, PAD_T = 12, PAD_B = 28;
 
 /**
  * A line chart in plain SVG, one line per series. Hand-written rather than uPlot: this is all the
- * Overview needs, it adds about 1 KB to the console instead of uPlot's ~22 KB gzipped (measured:
+ * Overview needs, it adds 0.7 KB gzipped to the console where uPlot would add 22.8 KB (measured:
  * docs/console.md), and SVG attributes need no inline styles, which the page's CSP forbids.
  */
 export function Chart({ title, series, format }: { title: string; series: readonly ChartSeries[]; format: (v: number) => string }) {

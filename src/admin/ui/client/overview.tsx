@@ -17,6 +17,9 @@ const MAX_ROUTES = 12;
 /** Keys sampled for the fallback (one usage read each per refresh). */
 const MAX_KEYS = 20;
 
+/** Whether this gateway has the metrics API: asked once per page load (null until then). */
+const hasMetrics: { current: boolean | null } = { current: null };
+
 type Source = { kind: "loading" } | { kind: "metrics"; routes: { id: string; points: Point[] }[] } | { kind: "usage"; series: ChartSeries; keys: { id: string; name: string; owner: string; used: number | null; limit: number | null; perMinute: number | null }[] };
 
 export function OverviewPage() {
@@ -24,7 +27,6 @@ export function OverviewPage() {
   const [error, setError] = useState<unknown>(null);
   const [updated, setUpdated] = useState<string>("");
   const sampler = useRef(new UsageSampler());
-  const hasMetrics = useRef<boolean | null>(null);
   const routeIds = useRef<string[] | null>(null);
 
   useEffect(() => {
@@ -33,21 +35,24 @@ export function OverviewPage() {
       try {
         routeIds.current ??= (await api<{ routes: RouteView[] }>("/routes")).routes.map((r) => r.id).slice(0, MAX_ROUTES);
         const to = Date.now(), from = to - WINDOW_MS;
-        if (hasMetrics.current !== false) {
+        if (hasMetrics.current === null) {
+          // One call finds out whether this gateway has the metrics API: 404 means it has not.
           try {
-            const routes = await Promise.all(routeIds.current.map(async (id) => {
-              const body = await api<unknown>(`/metrics${queryString({ route: id, from, to, step: STEP_S })}`);
-              const points = readMetrics(body, STEP_S * 1000);
-              if (points === null) throw new ApiError(0, "metrics_unreadable", "The metrics API answered in a shape this console does not read.", null);
-              return { id, points };
-            }));
+            await api<unknown>(`/metrics${queryString({ from, to, step: STEP_S })}`);
             hasMetrics.current = true;
-            if (!stopped) setSource({ kind: "metrics", routes });
           } catch (err) {
-            // 404 on the first call: this gateway has no metrics API; use key usage from now on.
-            if (hasMetrics.current === null && err instanceof ApiError && err.status === 404) hasMetrics.current = false;
-            else throw err;
+            if (!(err instanceof ApiError && err.status === 404)) throw err;
+            hasMetrics.current = false;
           }
+        }
+        if (hasMetrics.current) {
+          const routes = await Promise.all(routeIds.current.map(async (id) => {
+            const body = await api<unknown>(`/metrics${queryString({ route: id, from, to, step: STEP_S })}`);
+            const points = readMetrics(body, STEP_S * 1000);
+            if (points === null) throw new ApiError(0, "metrics_unreadable", "The metrics API answered in a shape this console does not read.", null);
+            return { id, points };
+          }));
+          if (!stopped) setSource({ kind: "metrics", routes });
         }
         if (hasMetrics.current === false) {
           const page = await api<KeyPage>(`/keys${queryString({ limit: MAX_KEYS })}`);
