@@ -3,7 +3,7 @@
  * and per key: usage bars, plan and scopes, disable/enable, rotate, revoke and usage reset (the
  * final or disruptive ones after a confirmation).
  */
-import { useEffect, useState } from "hono/jsx/dom";
+import { useEffect, useRef, useState } from "hono/jsx/dom";
 import { api, queryString } from "./api.ts";
 import { ConfirmDialog, ErrorNote, UsageBars, type PendingConfirm } from "./components.tsx";
 import { dateTime } from "./format.ts";
@@ -92,7 +92,7 @@ export function KeysPage() {
           <tbody>
             {page && page.keys.length === 0 ? <tr><td colSpan={7}>No keys{search ? ` match "${search}"` : " yet"}.</td></tr> : null}
             {(page?.keys ?? []).map((k) => (
-              <tr aria-selected={k.id === selected ? "true" : undefined}>
+              <tr key={k.id} aria-selected={k.id === selected ? "true" : undefined}>
                 <th scope="row">{k.name}<div class="muted mono">{k.id}</div></th>
                 <td>{k.owner}</td><td>{k.plan}</td><td class="mono">{k.scopes.join(" ") || "—"}</td>
                 <td><span class={`status ${k.status}`}>{k.status}</span></td><td>{dateTime(k.createdAt)}</td>
@@ -145,14 +145,25 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
   const [usage, setUsage] = useState<Usage | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [message, setMessage] = useState("");
+  const busy = useRef(false);
+  const again = useRef(false);
 
-  const refresh = async () => {
+  const refresh = async (): Promise<void> => {
+    // One read at a time, so a slow answer never lands after a newer one; a refresh asked for
+    // meanwhile runs once the current one is done.
+    if (busy.current) { again.current = true; return; }
+    busy.current = true;
     try {
       const view = await api<KeyView>(`/keys/${id}`);
       setKey(view);
       setUsage(view.status === "revoked" ? null : await api<Usage>(`/keys/${id}/usage`));
       setError(null);
-    } catch (err) { setError(err); }
+    } catch (err) {
+      setError(err);
+    } finally {
+      busy.current = false;
+    }
+    if (again.current) { again.current = false; await refresh(); }
   };
   useEffect(() => {
     setKey(null); setUsage(null); setMessage("");
@@ -163,8 +174,11 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
 
   const act = async (path: string, done: string, method = "POST", body?: unknown) => {
     try {
-      const answer = await api<KeyView>(`/keys/${id}${path}`, { method, body });
-      if (answer.key) onRotated(answer);
+      const answer = await api<KeyView | Usage>(`/keys/${id}${path}`, { method, body });
+      if ("key" in answer && answer.key) onRotated(answer);
+      // The answer is the key as changed (or the usage after a reset): shown at once.
+      if ("id" in answer) setKey({ ...answer, key: undefined });
+      else if ("keyId" in answer) setUsage(answer);
       setMessage(done);
       setError(null);
       await refresh();
@@ -172,21 +186,23 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
     } catch (err) { setError(err); }
   };
 
-  if (!key) return <section class="panel" aria-label="Key details"><ErrorNote error={error} />{error ? null : <p>Loading…</p>}</section>;
-  const revoked = key.status === "revoked";
+  // One root element whatever the state: the page swaps what is inside it, never the section itself.
+  const revoked = key?.status === "revoked";
   return (
     <section class="panel" aria-labelledby="detail-title">
-      <h2 id="detail-title">{key.name} <span class="muted mono">{key.id}</span></h2>
+      <h2 id="detail-title">{key ? <>{key.name} <span class="muted mono">{key.id}</span></> : "Loading key…"}</h2>
       <ErrorNote error={error} />
       <p role="status" class="muted">{message}</p>
-      <dl class="facts">
-        <dt>Owner</dt><dd>{key.owner}</dd>
-        <dt>Status</dt><dd><span class={`status ${key.status}`}>{key.status}</span></dd>
-        <dt>Created</dt><dd>{dateTime(key.createdAt)}</dd>
-        <dt>Expires</dt><dd>{dateTime(key.expiresAt)}</dd>
-      </dl>
+      {key ? (
+        <dl class="facts">
+          <dt>Owner</dt><dd>{key.owner}</dd>
+          <dt>Status</dt><dd><span class={`status ${key.status}`}>{key.status}</span></dd>
+          <dt>Created</dt><dd>{dateTime(key.createdAt)}</dd>
+          <dt>Expires</dt><dd>{dateTime(key.expiresAt)}</dd>
+        </dl>
+      ) : null}
       {usage ? <UsageBars usage={usage} /> : null}
-      {revoked ? <p>This key is revoked: it can no longer be used or changed.</p> : (
+      {!key ? null : revoked ? <p>This key is revoked: it can no longer be used or changed.</p> : (
         <>
           <div class="actions">
             {key.status === "active"

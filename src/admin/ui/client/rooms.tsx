@@ -32,7 +32,7 @@ export function RoomsPage() {
           <tbody>
             {rooms && rooms.length === 0 ? <tr><td colSpan={4}>No room has connections.</td></tr> : null}
             {(rooms ?? []).map((r) => (
-              <tr aria-selected={r.room === selected ? "true" : undefined}>
+              <tr key={r.room} aria-selected={r.room === selected ? "true" : undefined}>
                 <th scope="row" class="mono">{r.room}</th>
                 <td>{number(r.connections)}{r.live ? "" : " (room not answering: last reported)"}</td>
                 <td>{dateTime(r.updatedAt)}</td>
@@ -91,7 +91,7 @@ function RoomDetail({ room }: { room: string }) {
         <tbody>
           {connections && connections.length === 0 ? <tr><td colSpan={7}>No connections.</td></tr> : null}
           {(connections ?? []).map((c) => (
-            <tr>
+            <tr key={c.id}>
               <th scope="row" class="mono">{c.id}</th>
               <td>{c.sub ?? <span class="muted">none</span>}</td>
               <td class="mono">{Object.keys(c.claims).length ? JSON.stringify(c.claims) : "—"}</td>
