@@ -200,6 +200,45 @@ describe.skipIf(!executable)("the console in Chromium", () => {
     await page.getByText(`No keys match "nobody-has-this".`).waitFor();
   });
 
+  it("rotates the key (the new one shown once, the old one refused), resets its usage and changes its plan", async () => {
+    const { page } = watched;
+    await page.getByRole("button", { name: "Rotate…" }).click();
+    await page.getByRole("dialog", { name: "Rotate Checkout service?" }).getByRole("button", { name: "Rotate key" }).click();
+    await page.getByRole("heading", { name: "Store this key now" }).waitFor();
+    const rotated = await page.locator("#new-key").inputValue();
+    expect(rotated).toMatch(/^gw_[A-Za-z0-9_-]{43}$/);
+    expect(rotated).not.toBe(key);
+    expect(await callOrders(key)).toEqual({ status: 401, code: "api_key_invalid" });
+    expect(await callOrders(rotated)).toEqual({ status: 200, code: null });
+    key = rotated;
+    await page.getByRole("button", { name: "I have stored it" }).click();
+
+    const quota = page.locator(`#quota-${keyId}`);
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.value)).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "Reset usage…" }).click();
+    await page.getByRole("dialog", { name: "Reset the usage of Checkout service?" }).getByRole("button", { name: "Reset usage" }).click();
+    await page.getByText("Usage reset.").waitFor();
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.value)).toBe(0);
+    expect(gateway.output()).toContain(`"code":"usage_reset","keyId":"${keyId}"`);
+
+    await page.getByLabel("New plan").selectOption("pro");
+    await page.getByRole("button", { name: "Change plan" }).click();
+    await page.getByText("Plan changed.").waitFor();
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.max)).toBe(10000);
+    await screenshot(page, "keys-rotated-reset-replanned");
+    await clean();
+  });
+
+  it("grants a scope, and the route that requires it admits the key", async () => {
+    const { page } = watched;
+    const reports = async () => (await fetch(`${gateway.url}/v1/reports/q3`, { headers: { "x-api-key": key } })).status;
+    expect(await reports()).toBe(403);
+    await page.getByLabel("Scopes of this key").fill("orders:read reports:read");
+    await page.getByRole("button", { name: "Save scopes" }).click();
+    await page.getByText("Scopes saved.").waitFor();
+    await expect.poll(reports, { timeout: 5_000 }).toBe(200);
+  });
+
   it("disables the key, and the call fails; enables it, and the call works", async () => {
     const { page } = watched;
     await page.getByRole("button", { name: "Disable" }).click();
@@ -275,6 +314,11 @@ describe.skipIf(!executable)("the console in Chromium", () => {
     await page.getByLabel(`Message to ${alice.id}`).press("Enter");
     await expect.poll(() => alice.frames.find((f) => f.type === "message")).toMatchObject({ type: "message", from: null, data: { text: "hello from the console" } });
     expect(bob.frames.find((f) => f.type === "message")).toBeUndefined();
+
+    await page.getByLabel("Broadcast to everyone").fill("hello everyone");
+    await page.getByRole("button", { name: "Broadcast" }).click();
+    await page.getByText("Broadcast delivered to 2 connections.").waitFor();
+    for (const client of [alice, bob]) await expect.poll(() => client.frames.find((f) => f.type === "message" && f.data === "hello everyone")).toBeTruthy();
 
     await page.getByRole("button", { name: `Disconnect ${bob.id}` }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Disconnect" }).click();

@@ -213,12 +213,12 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
             <button type="button" class="danger" onClick={() => confirm({ title: `Revoke ${key.name}?`, body: "Revoking is final: the key stops working for good and cannot be enabled again.", confirm: "Revoke key", run: () => act("/revoke", "Revoked.") })}>Revoke…</button>
           </div>
           <form class="inline" onSubmit={(e: Event) => { e.preventDefault(); void act("", "Plan changed.", "PATCH", { plan: String(new FormData(e.target as HTMLFormElement).get("plan")) }); }}>
-            <label for="detail-plan">Plan</label>
+            <label for="detail-plan">New plan</label>
             <select id="detail-plan" name="plan">{plans.map((p) => <option value={p.name} selected={p.name === key.plan}>{p.name}</option>)}</select>
             <button type="submit">Change plan</button>
           </form>
           <form class="inline" onSubmit={(e: Event) => { e.preventDefault(); void act("", "Scopes saved.", "PATCH", { scopes: scopesFrom(String(new FormData(e.target as HTMLFormElement).get("scopes") ?? "")) }); }}>
-            <label for="detail-scopes">Scopes</label>
+            <label for="detail-scopes">Scopes of this key</label>
             <input id="detail-scopes" name="scopes" value={key.scopes.join(" ")} />
             <button type="submit">Save scopes</button>
           </form>
