@@ -35,7 +35,11 @@ export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origin
   const api = new Hono<GatewayEnv>();
   // The console's page and assets, registered before the token check so they answer without it
   // (the page is the sign-in form; its API calls carry the token). Everything after is behind it.
-  if (consoleAssets) api.route("/ui", createConsoleUi(admin.pathPrefix, admin, consoleAssets));
+  if (consoleAssets) {
+    // With a trailing slash: the page's one address, so bookmarks and relative links agree.
+    api.get("/ui/", (c) => c.redirect(`${admin.pathPrefix}/ui`, 308));
+    api.route("/ui", createConsoleUi(admin.pathPrefix, admin, consoleAssets));
+  }
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
     if (typeof expected !== "string" || expected.length === 0) throw coreErrors.not_found("No route matches this request.");

@@ -28,6 +28,13 @@ describe("the console page", () => {
     expect(page).not.toMatch(/<style|\sstyle=|\son\w+=/i);
   });
 
+  it("answers /ui/ and /ui/index.html with the page's one address", async () => {
+    for (const path of ["/_ops/ui/", "/_ops/ui/index.html"]) {
+      const response = await call(path, { redirect: "manual" });
+      expect([path, response.status, response.headers.get("location")]).toEqual([path, 308, "/_ops/ui"]);
+    }
+  });
+
   it("carries a strict CSP and the usual secure headers", async () => {
     const response = await call("/_ops/ui");
     await response.body?.cancel();

@@ -93,6 +93,7 @@ export function createConsoleUi(prefix: string, admin: { token: SecretRef }, ass
     etag: `"${hash}"`,
   });
   ui.get("/", async (c) => c.html(await page, 200, { "cache-control": "no-store" }));
+  ui.get("/index.html", (c) => c.redirect(`${prefix}/ui`, 308));
   ui.get("/console.js", asset(script, "text/javascript; charset=utf-8", scriptHash));
   ui.get("/console.css", asset(style, "text/css; charset=utf-8", styleHash));
   ui.get("/favicon.svg", asset(FAVICON, "image/svg+xml", "favicon-1"));
