@@ -6,6 +6,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { loadRouteTable } from "../../src/config/index.ts";
+import { POLICIES } from "../../src/policies/index.ts";
+import { compileRouteTable } from "../../src/router/index.ts";
 import { KeyStore } from "../../src/keys/durable_object.ts";
 import { hashApiKey, KEY_STORE_NAME } from "../../src/keys/index.ts";
 import { ADMIN_HEADERS, createKey, errorOf, gatewayFor, policiesWith, route, testPolicy } from "../support/worker-gateway.ts";
@@ -86,6 +88,14 @@ describe("the route table", () => {
   it("still accepts true, and accepts { scopes: [...] }", () => {
     expect(problems({ apiKey: true })).toEqual([]);
     expect(problems({ apiKey: { scopes: ["a:b", "c"] } })).toEqual([]);
+  });
+
+  it("lets a scoped key route count by the key, and runs the key's plan on it", () => {
+    const table = loadRouteTable({
+      origins: { o: { url: "http://127.0.0.1:1" } }, plans: { p: { quota: { limit: 5, per: "day" } } },
+      routes: [{ id: "r", path: "/r", origin: "o", auth: { apiKey: { scopes: ["a"] } }, rateLimit: { plan: "p", by: "apiKey" } }],
+    });
+    expect(compileRouteTable(table, POLICIES).routes[0]!.policies).toEqual(["api-key", "rate-limit"]);
   });
 
   it("reads false as before: a valid value that names no way to authenticate", () => {
