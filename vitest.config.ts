@@ -4,7 +4,11 @@ import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/jwt-secret.ts";
 import { projectCompatibilityDate } from "./tools/workerd.ts";
 
-const routesAlias = { "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)) };
+const routesAlias = {
+  "@edge-gateway/routes": fileURLToPath(new URL("./routes.json", import.meta.url)),
+  // Built by the global setup below (test/support/console-setup.ts).
+  "@edge-gateway/console": fileURLToPath(new URL("./.gateway/console.js", import.meta.url)),
+};
 
 export default defineConfig({
   test: {
@@ -39,7 +43,7 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts", "test/unit/**/*.test.ts"],
-          globalSetup: ["test/support/echo-origin-setup.ts", "test/support/jwt-jwks-server-setup.ts"],
+          globalSetup: ["test/support/console-setup.ts", "test/support/echo-origin-setup.ts", "test/support/jwt-jwks-server-setup.ts"],
         },
       },
       {
@@ -53,13 +57,14 @@ export default defineConfig({
         },
       },
       {
-        // A real browser (headless Chromium) against the real gateway: CORS as browsers enforce it.
+        // Real browsers (headless Chromium, Debian's package) against the bundled gateway on workerd: CORS as
+        // browsers enforce it, and the console.
         test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],
           environment: "node",
-          testTimeout: 60_000,
-          hookTimeout: 90_000,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -7,7 +7,7 @@
  * declared by its owner) are checked on the first request, the first moment `env` exists.
  */
 import { Hono } from "hono";
-import { adminSecrets, createAdminApi, type AdminTable } from "./admin/index.ts";
+import { adminSecrets, createAdminApi, type AdminTable, type ConsoleAssets } from "./admin/index.ts";
 import type { CoreTable } from "./config/core.ts";
 import { setResponseHeader, type GatewayEnv } from "./context.ts";
 import { coreErrors, toErrorResponse } from "./errors.ts";
@@ -25,11 +25,13 @@ export interface GatewayOptions {
   policies?: readonly AnyPolicy[];
   /** Counts every request to the gateway's routes (the metrics service; the Worker entry passes it). */
   recorder?: RequestRecorder;
+  /** The console's built assets (the Worker entry passes `@edge-gateway/console`); none, no console page. */
+  console?: ConsoleAssets;
 }
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
   const policies = options.policies ?? [];
-  const { matcher } = compileRouteTable(table, policies);
+  const { matcher, routes } = compileRouteTable(table, policies);
   const app = new Hono<GatewayEnv>();
   const checkSecrets = secretsCheck([...adminSecrets(table.admin), ...policies.flatMap((p) => p.secrets?.(table) ?? [])]);
 
@@ -64,7 +66,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
 
   app.onError((err, c) => toErrorResponse(err, c));
 
-  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, { recorder }));
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, { recorder, compiled: routes, console: options.console }));
 
   // Table-wide middleware of the policies that have it, registered after the admin API so they
   // wrap the gateway's routes only, and before the handler so they see its errors too.

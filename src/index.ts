@@ -7,7 +7,10 @@
  *
  * `fetch` serves requests (the Hono app); `scheduled` runs the upstream health checks the table
  * asks for from the Cron Trigger in wrangler.toml (src/health).
+ * The console's browser code comes the same way as the table, built by the [build] step into
+ * .gateway/console.js (@edge-gateway/console; tools/console.ts).
  */
+import * as consoleAssets from "@edge-gateway/console";
 import table from "@edge-gateway/routes";
 import { createGateway } from "./app.ts";
 import { bundledRouteTable } from "./config/index.ts";
@@ -19,7 +22,7 @@ import { POLICIES } from "./policies/index.ts";
 // The recorder is the metrics service's, handed to the core like the policy list (src/observe.ts):
 // one per isolate, counting in module memory.
 const routes = bundledRouteTable(table);
-const app = createGateway(routes, { policies: POLICIES, recorder: new MetricsRecorder() });
+const app = createGateway(routes, { policies: POLICIES, recorder: new MetricsRecorder(), console: consoleAssets });
 
 export default {
   fetch: app.fetch,
@@ -32,3 +35,4 @@ export { MetricsShard } from "./metrics/durable_object.ts";
 export { QuotaCounter } from "./quota/durable_object.ts";
 export { RoomObject } from "./rooms/durable_object.ts";
 export { TargetHealth } from "./health/durable_object.ts";
+export { RoomsIndex } from "./rooms/rooms_index.ts";

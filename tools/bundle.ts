@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
+import { buildConsole } from "./console.ts";
 import { projectCompatibilityDate, REPO_ROOT } from "./workerd.ts";
 import { runCommand } from "./processes.ts";
 
@@ -42,9 +43,9 @@ async function wranglerBundle(outDir: string, config: BundleConfig): Promise<str
 
 /**
  * The gateway Worker with `routesFile` as its table. The table goes through what wrangler.toml's
- * [build] step runs (scripts/check.ts: validate, write the parsed table marked as validated), but
- * into `outDir/routes.json` rather than .gateway/routes.json, and wrangler bundles src/index.ts
- * with @edge-gateway/routes aliased to that file. The code is the same as `wrangler deploy`'s for
+ * [build] step runs (scripts/check.ts: validate, write the parsed table marked as validated; and
+ * the console's module, tools/console.ts), but into `outDir/table/` rather than .gateway/, and
+ * wrangler bundles src/index.ts with @edge-gateway/routes and @edge-gateway/console aliased there. The code is the same as `wrangler deploy`'s for
  * that table, and the project is left alone: gateways with different tables can be bundled at
  * once (tests run in parallel) and what `npm start` serves does not change. A table that fails
  * validation rejects with every problem listed. If wrangler.toml gains a setting that changes the
@@ -53,13 +54,18 @@ async function wranglerBundle(outDir: string, config: BundleConfig): Promise<str
  */
 export async function bundleGateway(routesFile: string, outDir: string): Promise<string> {
   const table = join(outDir, "table", "routes.json");
+  const console = join(outDir, "table", "console.js");
   mkdirSync(dirname(table), { recursive: true });
-  await runCommand(process.execPath, [join(REPO_ROOT, "scripts/check.ts"), routesFile, "--out", table], { cwd: REPO_ROOT, env: ENV });
+  // The same two steps as wrangler.toml's [build]: the table, then the console's browser code.
+  await Promise.all([
+    runCommand(process.execPath, [join(REPO_ROOT, "scripts/check.ts"), routesFile, "--out", table], { cwd: REPO_ROOT, env: ENV }),
+    buildConsole(console),
+  ]);
   return wranglerBundle(join(outDir, "worker"), {
     name: "edge-gateway",
     main: join(REPO_ROOT, "src/index.ts"),
     compatibility_date: projectCompatibilityDate(),
-    alias: { "@edge-gateway/routes": table },
+    alias: { "@edge-gateway/routes": table, "@edge-gateway/console": console },
     minify: true, // as wrangler.toml
   });
 }

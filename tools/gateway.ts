@@ -17,6 +17,7 @@ export const GATEWAY_DURABLE_OBJECTS: DurableObjectClass[] = [
   { binding: "CACHE_PURGES", className: "CachePurges", sql: true },
   { binding: "UPSTREAM_HEALTH", className: "TargetHealth", sql: true },
   { binding: "METRICS", className: "MetricsShard", sql: true },
+  { binding: "ROOMS_INDEX", className: "RoomsIndex", sql: true },
 ];
 
 /** Writes `table` to `outDir/routes.json` and bundles the gateway with it; returns the module path. */

@@ -2,6 +2,8 @@
  * The management API under `admin.pathPrefix` (default /_gateway), for operators and backends.
  * Every call needs `Authorization: Bearer <token>` where the token is the Worker secret named by
  * `admin.token`; it is compared in constant time. With the secret unset the API is off (404).
+ * The console's page and assets under `/ui` are the exception: public, so the page can ask for
+ * the token (src/admin/ui/index.ts).
  */
 import { Hono } from "hono";
 import type { SecretRef } from "../config/common.ts";
@@ -16,26 +18,42 @@ import { createKeysApi } from "./keys.ts";
 import { createMetricsApi } from "./metrics.ts";
 import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
+import { createConsoleUi, type ConsoleAssets } from "./ui/index.ts";
+import { createPlansApi, createRoutesApi, type CompiledRouteInfo, type TableViewSource } from "./table.ts";
 
 const adminErrors = defineErrors("admin", {
   admin_unauthorized: { status: 401, meaning: "The admin API needs `Authorization: Bearer <token>` with the admin token." },
 });
 
 /** What the admin API reads of the route table (the OpenAPI export reads all of it). */
-export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] }
+export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig>; routes: readonly CachedRouteInfo[] & ExportableTable["routes"] & TableViewSource["routes"] }
 
 /** The admin token, as the startup check reports it when it is not set. */
 export function adminSecrets(admin: { token: SecretRef } | undefined): RequiredSecret[] {
   return admin ? [{ name: admin.token.env, consequence: "the admin API is off (its paths answer 404)" }] : [];
 }
 
+export type { ConsoleAssets };
+
 export interface AdminOptions {
   /** The gateway's metrics recorder: the metrics endpoints flush it before they read. */
   recorder?: RequestRecorder | undefined;
+  /** Each route's policy chain, in order, as the router compiled it (the routes view shows it). */
+  compiled?: readonly CompiledRouteInfo[];
+  /** The console's built browser code; without them there is no console page. */
+  console?: ConsoleAssets | undefined;
 }
 
-export function createAdminApi(table: AdminTable, admin: { token: SecretRef }, options: AdminOptions = {}) {
+export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origins">, admin: { token: SecretRef; pathPrefix: string }, options: AdminOptions = {}) {
+  const consoleAssets = options.console;
   const api = new Hono<GatewayEnv>();
+  // The console's page and assets, registered before the token check so they answer without it
+  // (the page is the sign-in form; its API calls carry the token). Everything after is behind it.
+  if (consoleAssets) {
+    // With a trailing slash: the page's one address, so bookmarks and relative links agree.
+    api.get("/ui/", (c) => c.redirect(`${admin.pathPrefix}/ui`, 308));
+    api.route("/ui", createConsoleUi(admin.pathPrefix, admin, consoleAssets));
+  }
   api.use(async function adminAuth(c, next) {
     const expected = c.env?.[admin.token.env];
     if (typeof expected !== "string" || expected.length === 0) throw coreErrors.not_found("No route matches this request.");
@@ -53,6 +71,8 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }, o
   api.route("/openapi.json", createOpenApiApi(table));
   api.route("/cache", createCacheApi(table.routes));
   api.route("/metrics", createMetricsApi(options.recorder));
+  api.route("/plans", createPlansApi(table.plans ?? {}));
+  api.route("/routes", createRoutesApi(table, options.compiled ?? []));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

@@ -2,13 +2,14 @@
  * Key and usage endpoints of the management API, mounted at `<admin prefix>/keys` behind the admin
  * token check (index.ts):
  *
- *   POST   /keys                 { name, owner, plan, expiresAt? }  -> 201 record + key (shown once)
- *   GET    /keys?limit&cursor&owner                                -> { keys, nextCursor }
- *   GET    /keys/:id                                               -> record
- *   PATCH  /keys/:id             { plan }                          -> record
- *   POST   /keys/:id/disable | enable | revoke                     -> record
- *   POST   /keys/:id/rotate                                        -> record + new key (shown once)
- *   GET    /keys/:id/usage                                         -> rate and quota: used, remaining
+ *   POST   /keys                 { name, owner, plan, scopes?, expiresAt? } -> 201 record + key (shown once)
+ *   GET    /keys?limit&cursor&owner&search                                 -> { keys, nextCursor }
+ *   GET    /keys/:id                                                       -> record
+ *   PATCH  /keys/:id             { plan?, scopes? }                        -> record
+ *   POST   /keys/:id/disable | enable | revoke                             -> record
+ *   POST   /keys/:id/rotate                                                -> record + new key (shown once)
+ *   GET    /keys/:id/usage                                                 -> rate and quota: used, remaining
+ *   POST   /keys/:id/usage/reset                                           -> usage after the reset (audited)
  *
  * The key is generated and hashed here: the KeyStore never receives it. Every change drops the key's
  * entry from this isolate's cache; other isolates follow within the cache bound (0.9 s).
@@ -18,10 +19,10 @@ import { z } from "zod";
 import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors, errorText, logEvent } from "../errors.ts";
 import {
-  decodeCursor, generateApiKey, generateKeyId, hashApiKey, KEY_ID_PATTERN, keyCache, publicKeyView, withKeyStore,
+  decodeCursor, generateApiKey, generateKeyId, hashApiKey, KEY_ID_PATTERN, keyCache, MAX_KEY_SCOPES, publicKeyView, SCOPE_TOKEN, withKeyStore,
   type KeyRecord, type KeyStore, type StoreResult,
 } from "../keys/index.ts";
-import { counterName, resolvePlan, usageOf, type PlanConfig, type ResolvedPlan } from "../quota/index.ts";
+import { counterName, resetUsage, resolvePlan, usageOf, type PlanConfig, type ResolvedPlan } from "../quota/index.ts";
 import { jsonBody, queryOf } from "./input.ts";
 
 export const keyAdminErrors = defineErrors("admin", {
@@ -38,17 +39,22 @@ const Text = z.string().trim().min(1).max(200);
 const Timestamp = z.iso.datetime({ offset: true }).describe("ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z");
 const MAX_BODY_BYTES = 16_384;
 
+const Scopes = z.array(z.string().regex(SCOPE_TOKEN, "must be a scope token: 1-128 printable ASCII characters without space, \" or \\"))
+  .max(MAX_KEY_SCOPES, `at most ${MAX_KEY_SCOPES} scopes`);
 const CreateKey = z.strictObject({
   name: Text,
   owner: Text,
   plan: z.string(),
+  scopes: Scopes.default([]),
   expiresAt: Timestamp.nullable().optional(),
 });
-const ChangePlan = z.strictObject({ plan: z.string() });
+const ChangeKey = z.strictObject({ plan: z.string().optional(), scopes: Scopes.optional() })
+  .refine((body) => body.plan !== undefined || body.scopes !== undefined, `Give "plan", "scopes", or both.`);
 const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(200).optional(),
   owner: z.string().min(1).max(200).optional(),
+  search: z.string().trim().min(1).max(200).optional(),
 });
 
 type Ctx = Context<GatewayEnv>;
@@ -71,7 +77,7 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
     if (expiresAt !== null && expiresAt <= Date.now()) throw coreErrors.invalid_request("expiresAt: must be in the future.");
     const key = generateApiKey();
     const hash = await hashApiKey(key);
-    const record = unwrap(await store(c, (s) => s.create({ id: generateKeyId(), hash, name: body.name, owner: body.owner, plan: body.plan, expiresAt })));
+    const record = unwrap(await store(c, (s) => s.create({ id: generateKeyId(), hash, name: body.name, owner: body.owner, plan: body.plan, scopes: body.scopes, expiresAt })));
     keyCache.forget(hash);
     return created(c, { ...publicKeyView(record), key }, 201);
   });
@@ -79,17 +85,18 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
   api.get("/", queryOf(ListQuery), async (c) => {
     const query = c.req.valid("query");
     if (query.cursor !== undefined && decodeCursor(query.cursor) === null) throw coreErrors.invalid_request("cursor: not a cursor from a previous page.");
-    const page = await store(c, (s) => s.list({ limit: query.limit, cursor: query.cursor ?? null, owner: query.owner ?? null }));
+    const page = await store(c, (s) => s.list({ limit: query.limit, cursor: query.cursor ?? null, owner: query.owner ?? null, search: query.search ?? null }));
     return c.json({ keys: page.keys.map(publicKeyView), nextCursor: page.nextCursor });
   });
 
   api.get("/:id", async (c) => c.json(publicKeyView(await existing(c))));
 
-  api.patch("/:id", jsonBody(ChangePlan, { maxBytes: MAX_BODY_BYTES }), async (c) => {
+  api.patch("/:id", jsonBody(ChangeKey, { maxBytes: MAX_BODY_BYTES }), async (c) => {
     const id = keyId(c);
     const body = c.req.valid("json");
-    knownPlan(body.plan);
-    return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.setPlan(id, body.plan))))));
+    if (body.plan !== undefined) knownPlan(body.plan);
+    const changes = { ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.scopes !== undefined ? { scopes: body.scopes } : {}) };
+    return c.json(publicKeyView(changed(unwrap(await store(c, (s) => s.change(id, changes))))));
   });
 
   for (const [action, status] of [["disable", "disabled"], ["enable", "active"], ["revoke", "revoked"]] as const) {
@@ -109,8 +116,24 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
     return created(c, { ...publicKeyView(record), key }, 200);
   });
 
-  api.get("/:id/usage", async (c) => {
+  api.get("/:id/usage", async (c) => c.json(await usageView(c, await existing(c))));
+
+  // Audited: support resets are rare and change what a customer may do, so each one is a log line.
+  api.post("/:id/usage/reset", async (c) => {
     const record = await existing(c);
+    const plan = plans.get(record.plan);
+    if (!plan) throw keyAdminErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
+    try {
+      await resetUsage(c.env.QUOTA, counterName.key(record.id));
+    } catch (err) {
+      logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
+      throw keyAdminErrors.limiter_unavailable("Usage cannot be reset right now; try again shortly.", { "retry-after": "1" });
+    }
+    logEvent("info", "usage_reset", { keyId: record.id, requestId: c.get("requestId") });
+    return c.json(await usageView(c, record));
+  });
+
+  async function usageView(c: Ctx, record: KeyRecord) {
     const plan = plans.get(record.plan);
     if (!plan) throw keyAdminErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
     let usage;
@@ -120,7 +143,7 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
       logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
       throw keyAdminErrors.limiter_unavailable("Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
     }
-    return c.json({
+    return {
       keyId: record.id,
       plan: record.plan,
       rate: usage.rate ? {
@@ -132,8 +155,8 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
         limit: usage.quota.limit, period: usage.quota.period, used: usage.quota.used, remaining: usage.quota.remaining,
         periodStart: new Date(usage.quota.periodStart).toISOString(), periodEnd: new Date(usage.quota.periodEnd).toISOString(),
       } : null,
-    });
-  });
+    };
+  }
 
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;

@@ -1,6 +1,7 @@
 /**
  * The rooms push API, for backends (under the admin prefix, behind its token):
  *
+ *   GET    /rooms?limit&after                        { rooms: [{ room, connections, updatedAt, live }], next }
  *   GET    /rooms/:room                              { room, count }
  *   GET    /rooms/:room/connections                  { room, count, connections: [info] }
  *   POST   /rooms/:room/broadcast        { data }    { delivered }
@@ -12,9 +13,10 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { GatewayContext, GatewayEnv } from "../context.ts";
-import { callRoom, CONNECTION_ID, ROOM_NAME, roomErrors, type RoomObject } from "../rooms/index.ts";
-import { jsonBody } from "./input.ts";
+import { waitUntilOf, type GatewayContext, type GatewayEnv } from "../context.ts";
+import { errorText, logEvent } from "../errors.ts";
+import { callRoom, CONNECTION_ID, listIndexedRooms, reportRoomCount, ROOM_NAME, roomErrors, type RoomObject } from "../rooms/index.ts";
+import { jsonBody, queryOf } from "./input.ts";
 
 /** A pushed message (its JSON body) may be this large. */
 export const MAX_PUSH_BYTES = 1_048_576;
@@ -25,9 +27,39 @@ const Close = z.object({
   reason: z.string().refine((reason) => new TextEncoder().encode(reason).byteLength <= 123, "reason must be a string of at most 123 bytes.").default("disconnected by the backend"),
 });
 
+const ListRooms = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  after: z.string().regex(ROOM_NAME, "must be a room name").optional(),
+});
+
 export function createRoomsApi() {
   const api = new Hono<GatewayEnv>();
   const push = jsonBody(Push, { maxBytes: MAX_PUSH_BYTES });
+
+  // The index lists rooms that reported connections; each listed room is asked for its live count
+  // (the index can be stale after a room's object was reset), and the index is corrected in the
+  // background where it was wrong. A room that cannot answer is listed as the index has it, `live: false`.
+  api.get("/", queryOf(ListRooms), async (c) => {
+    const { limit, after } = c.req.valid("query");
+    const requestId = c.get("requestId");
+    let page;
+    try {
+      page = await listIndexedRooms(c.env.ROOMS_INDEX, limit, after ?? null);
+    } catch (err) {
+      logEvent("error", "room_unavailable", { requestId, room: "(index)", error: errorText(err) });
+      throw roomErrors.room_unavailable("The rooms index is unavailable; try again.");
+    }
+    const rooms = await Promise.all(page.rooms.map(async (indexed) => {
+      try {
+        const { count } = await callRoom(c.env.ROOMS, indexed.room, (room) => room.count(), { read: true, requestId });
+        if (count !== indexed.connections) waitUntilOf(c)?.(reportRoomCount(c.env.ROOMS_INDEX, indexed.room, count, Date.now()).catch(() => {}));
+        return { ...indexed, connections: count, live: true };
+      } catch {
+        return { ...indexed, live: false };
+      }
+    }));
+    return c.json({ rooms: rooms.filter((r) => r.connections > 0), next: page.next });
+  });
 
   api.get("/:room", async (c) => {
     const { count } = await call(c, (room) => room.count(), true);

@@ -7,13 +7,17 @@
  * simple and transactional. Past roughly 1,000 lookups/s (the per-object soft limit) the next step is
  * to shard by the hash's first hex digit and put the shard in the key id; nothing else changes.
  *
+ * Schema changes happen in the constructor, before any call is served, and only ever add: the
+ * `scopes` column (issue 14) is added to a table created without it, with a default that reads as
+ * "no scopes", so every existing key keeps working exactly as before.
+ *
  * Status changes: active <-> disabled; revoked is final (enable, disable, rotate, change plan on a
  * revoked key are refused with `revoked`). Rotate replaces the hash in place: the old key stops
  * working at once here, and within the cache bound everywhere else.
  */
 import { DurableObject } from "cloudflare:workers";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { KEY_STATUSES, type KeyRecord, type KeyStatus } from "./records.ts";
+import { KEY_STATUSES, MAX_KEY_SCOPES, normalizeScopes, SCOPE_TOKEN, type KeyRecord, type KeyStatus } from "./records.ts";
 
 export interface NewKey {
   id: string;
@@ -21,7 +25,14 @@ export interface NewKey {
   name: string;
   owner: string;
   plan: string;
+  scopes?: readonly string[];
   expiresAt: number | null;
+}
+
+/** What PATCH may change; absent members stay as they are. */
+export interface KeyChanges {
+  plan?: string;
+  scopes?: readonly string[];
 }
 
 export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: "not_found" | "revoked" | "conflict" };
@@ -32,9 +43,9 @@ export interface KeyPage {
   nextCursor: string | null;
 }
 
-type Row = { seq: number; id: string; hash: string; name: string; owner: string; plan: string; status: string; created_at: number; updated_at: number; expires_at: number | null };
+type Row = { seq: number; id: string; hash: string; name: string; owner: string; plan: string; scopes: string; status: string; created_at: number; updated_at: number; expires_at: number | null };
 
-const COLUMNS = "seq, id, hash, name, owner, plan, status, created_at, updated_at, expires_at";
+const COLUMNS = "seq, id, hash, name, owner, plan, scopes, status, created_at, updated_at, expires_at";
 
 export class KeyStore extends DurableObject {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -50,21 +61,26 @@ export class KeyStore extends DurableObject {
         status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
-        expires_at INTEGER
+        expires_at INTEGER,
+        scopes TEXT NOT NULL DEFAULT '[]' -- JSON array of scope tokens, sorted
       );
       CREATE INDEX IF NOT EXISTS api_keys_by_owner ON api_keys (owner, seq);
     `);
+    // Tables created before scopes existed: add the column (existing rows read as no scopes).
+    const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('api_keys')").toArray();
+    if (!columns.some((c) => c.name === "scopes")) ctx.storage.sql.exec("ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]'");
   }
 
   async create(input: NewKey): Promise<StoreResult<KeyRecord>> {
     if (!/^[0-9a-f]{64}$/.test(input.hash)) throw new TypeError("create: hash must be a hex SHA-256");
+    const scopes = checkScopes(input.scopes ?? []);
     const now = Date.now();
     const sql = this.ctx.storage.sql;
     const taken = sql.exec("SELECT 1 FROM api_keys WHERE id = ? OR hash = ?", input.id, input.hash).toArray().length > 0;
     if (taken) return { ok: false, error: "conflict" };
     sql.exec(
-      "INSERT INTO api_keys (id, hash, name, owner, plan, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-      input.id, input.hash, input.name, input.owner, input.plan, now, now, input.expiresAt,
+      "INSERT INTO api_keys (id, hash, name, owner, plan, scopes, status, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+      input.id, input.hash, input.name, input.owner, input.plan, JSON.stringify(scopes), now, now, input.expiresAt,
     );
     return { ok: true, value: this.#byId(input.id)! };
   }
@@ -79,12 +95,20 @@ export class KeyStore extends DurableObject {
     return this.#byId(id);
   }
 
-  /** Keys in creation order, `limit` per page, optionally one owner's. */
-  async list(options: { limit: number; cursor?: string | null; owner?: string | null }): Promise<KeyPage> {
+  /**
+   * Keys in creation order, `limit` per page, optionally one owner's, optionally those whose name or
+   * owner contains `search` (case-insensitive for ASCII letters; a scan, which suits an admin list).
+   */
+  async list(options: { limit: number; cursor?: string | null; owner?: string | null; search?: string | null }): Promise<KeyPage> {
     const limit = Math.min(Math.max(1, Math.floor(options.limit)), 1000);
     const after = decodeCursor(options.cursor ?? null);
     const where: string[] = [], args: (string | number)[] = [];
     if (options.owner) { where.push("owner = ?"); args.push(options.owner); }
+    if (options.search) {
+      const pattern = `%${options.search.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+      where.push("(name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
+      args.push(pattern, pattern);
+    }
     if (after !== null) { where.push("seq > ?"); args.push(after); }
     const rows = this.ctx.storage.sql.exec<Row>(
       `SELECT ${COLUMNS} FROM api_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq LIMIT ?`,
@@ -94,8 +118,14 @@ export class KeyStore extends DurableObject {
     return { keys: rows.slice(0, limit).map(toRecord), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
   }
 
-  async setPlan(id: string, plan: string): Promise<StoreResult<KeyRecord>> {
-    return this.#update(id, (sql, now) => sql.exec("UPDATE api_keys SET plan = ?, updated_at = ? WHERE id = ?", plan, now, id));
+  /** Changes the plan, the scopes or both, in one write. */
+  async change(id: string, changes: KeyChanges): Promise<StoreResult<KeyRecord>> {
+    const scopes = changes.scopes === undefined ? null : JSON.stringify(checkScopes(changes.scopes));
+    if (changes.plan !== undefined && (typeof changes.plan !== "string" || changes.plan.length === 0)) throw new TypeError("change: plan must be a non-empty string");
+    return this.#update(id, (sql, now) => sql.exec(
+      "UPDATE api_keys SET plan = coalesce(?, plan), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ?",
+      changes.plan ?? null, scopes, now, id,
+    ));
   }
 
   async setStatus(id: string, status: KeyStatus): Promise<StoreResult<KeyRecord>> {
@@ -128,9 +158,26 @@ export class KeyStore extends DurableObject {
   }
 }
 
+// The Worker is the only caller, but a malformed call must fail loudly rather than store junk.
+function checkScopes(scopes: readonly string[]): string[] {
+  if (!Array.isArray(scopes) || scopes.length > MAX_KEY_SCOPES || !scopes.every((s) => typeof s === "string" && SCOPE_TOKEN.test(s)))
+    throw new TypeError(`scopes must be at most ${MAX_KEY_SCOPES} scope tokens`);
+  return normalizeScopes(scopes);
+}
+
+/** The stored JSON array; anything unreadable reads as no scopes (fail closed: a scoped route refuses). */
+function scopesOf(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((s): s is string => typeof s === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
 function toRecord(row: Row): KeyRecord {
   return {
-    id: row.id, hash: row.hash, name: row.name, owner: row.owner, plan: row.plan, status: row.status as KeyStatus,
+    id: row.id, hash: row.hash, name: row.name, owner: row.owner, plan: row.plan, scopes: scopesOf(row.scopes), status: row.status as KeyStatus,
     createdAt: row.created_at, updatedAt: row.updated_at, expiresAt: row.expires_at,
   };
 }

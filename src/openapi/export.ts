@@ -101,7 +101,7 @@ export function exportOpenApi(table: ExportableTable, options: ExportOptions = {
     }
     jwtSchemes.set(name, names);
   }
-  const usesApiKeys = table.routes.some((r) => isObject(r.auth) && r.auth.apiKey === true);
+  const usesApiKeys = table.routes.some((r) => isObject(r.auth) && keyScopesOf(r.auth) !== null);
   if (usesApiKeys) {
     securitySchemes[API_KEY_SCHEME] = {
       type: "apiKey", in: "header", name: apiKeyHeader,
@@ -183,10 +183,17 @@ interface OperationContext {
   usedPlans: Set<string>;
 }
 
+/** `auth.apiKey`: `true` is any key (no scopes), `{ scopes }` those scopes; null when the route takes no key. */
+function keyScopesOf(auth: Loose): string[] | null {
+  if (auth.apiKey === true) return [];
+  return isObject(auth.apiKey) ? strings(auth.apiKey.scopes) : null;
+}
+
 function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationContext): OpenApiObject {
   const auth = isObject(route.auth) ? route.auth : undefined;
   const authorizer = str(auth?.authorizer);
-  const apiKey = auth?.apiKey === true;
+  const keyScopes = auth ? keyScopesOf(auth) : null;
+  const apiKey = keyScopes !== null;
   const scopes = strings(auth?.scopes);
   const validate = isObject(route.validate) ? route.validate : undefined;
   const rateLimit = isObject(route.rateLimit) ? route.rateLimit : undefined;
@@ -201,6 +208,7 @@ function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationCo
   if (route.room !== undefined) description.push("A WebSocket room held by the gateway: open it with a GET WebSocket upgrade (101); a plain request answers 426.");
   else if (route.websocket === true) description.push("A WebSocket endpoint: open it with a GET WebSocket upgrade (101), proxied to the origin; a plain request answers 426.");
   if (apiKey) description.push(`Needs an API key in \`${ctx.apiKeyHeader}\`; the key's plan limits apply.`);
+  if (keyScopes?.length) description.push(`The API key must carry the scopes ${keyScopes.map((s) => `\`${s}\``).join(", ")}.`);
   if (authorizer && scopes.length) description.push(`The token must carry the scopes ${scopes.map((s) => `\`${s}\``).join(", ")}.`);
   if (auth?.claims !== undefined) description.push(`The token's claims must satisfy \`${EXT.claims}\`.`);
 
@@ -210,7 +218,8 @@ function operationFor(route: CoreRoute & Loose, method: string, ctx: OperationCo
     const jwtNames = authorizer ? ctx.jwtSchemes.get(authorizer) ?? [] : [undefined];
     security = (jwtNames.length ? jwtNames : [undefined]).map((scheme) => ({
       ...(scheme ? { [scheme]: scopes } : {}),
-      ...(apiKey ? { [API_KEY_SCHEME]: [] } : {}),
+      // OpenAPI 3.1: for a non-OAuth scheme the array lists the roles required; here, the key's scopes.
+      ...(keyScopes ? { [API_KEY_SCHEME]: keyScopes } : {}),
     })).filter((requirement) => Object.keys(requirement).length > 0);
   }
 

@@ -20,6 +20,7 @@
  */
 import { HEADER_NAME } from "../config/common.ts";
 import { GATEWAY_OWNED_REQUEST_HEADERS, HTTP_METHODS, pathPatternProblems, type Loose } from "../config/core.ts";
+import { SCOPE_TOKEN } from "../keys/index.ts";
 import type { AnyPolicy } from "../policy.ts";
 import { EXPORT_MARK, EXT } from "./export.ts";
 
@@ -76,7 +77,7 @@ export function pointerText(path: readonly (string | number)[]): string {
 }
 
 type Path = (string | number)[];
-type Auth = "none" | { authorizer?: string; scopes?: string[]; apiKey?: true };
+type Auth = "none" | { authorizer?: string; scopes?: string[]; apiKey?: true | { scopes: string[] } };
 
 /** How one security scheme maps: an authorizer, the API key, or nothing (with why). */
 type SchemeMapping =
@@ -467,17 +468,24 @@ class Importer {
       if (!isObject(requirement)) return;
       const names = Object.keys(requirement);
       if (names.length === 0) { anonymous = true; return; }
-      let authorizer: string | undefined, apiKey = false, scopes: string[] = [];
+      let authorizer: string | undefined, apiKey = false, scopes: string[] = [], keyScopes: string[] = [];
       const why: string[] = [];
       for (const name of names) {
         const m = this.scheme(name);
         if (m.kind === "none") why.push(m.why);
-        else if (m.kind === "apiKey") apiKey = true;
+        else if (m.kind === "apiKey") {
+          // OpenAPI 3.1 lets a non-OAuth requirement list roles: for the API key, the key's scopes.
+          apiKey = true;
+          const roles = strings(requirement[name]);
+          const invalid = roles.filter((role) => !SCOPE_TOKEN.test(role));
+          if (invalid.length) why.push(`API key roles ${invalid.map((r) => JSON.stringify(r)).join(", ")} are not scope tokens`);
+          keyScopes = [...keyScopes, ...roles];
+        }
         else if (authorizer !== undefined && authorizer !== m.authorizer) why.push(`two JWT authorizers ("${authorizer}", "${m.authorizer}") required together have no equivalent`);
         else { authorizer = m.authorizer; scopes = [...scopes, ...strings(requirement[name])]; }
       }
       if (why.length) { failures.push(`security[${i}]: ${why.join("; ")}`); return; }
-      mapped.push({ auth: { ...(authorizer ? { authorizer } : {}), ...(scopes.length ? { scopes: [...new Set(scopes)] } : {}), ...(apiKey ? { apiKey: true as const } : {}) }, index: i });
+      mapped.push({ auth: { ...(authorizer ? { authorizer } : {}), ...(scopes.length ? { scopes: [...new Set(scopes)] } : {}), ...(apiKey ? { apiKey: keyScopes.length ? { scopes: [...new Set(keyScopes)] } : true as const } : {}) }, index: i });
     });
     if (mapped.length === 0) {
       if (failures.length === 0) return "none"; // only `{}`: anonymous access

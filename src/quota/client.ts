@@ -60,3 +60,8 @@ export async function usageOf(ns: CounterNamespace, name: string, limits: Limits
   const stub = ns.get(ns.idFromName(name));
   return (await withTimeout(stub.usage(limits) as Promise<Decision>, LIMITER_TIMEOUT_MS)) as Decision;
 }
+
+/** Resets the named counter (QuotaCounter.reset) under the call rule: a reset is idempotent, so a retry is safe. */
+export async function resetUsage(ns: CounterNamespace, name: string): Promise<void> {
+  await callWithOneRetry(() => ns.get(ns.idFromName(name)).reset() as Promise<void>, LIMITER_TIMEOUT_MS);
+}

@@ -83,6 +83,14 @@ export class QuotaCounter extends DurableObject {
     return peek(limits, this.#load(), this.clock());
   }
 
+  /**
+   * Forgets what was counted: a full bucket and nothing used this period (the admin usage reset, for
+   * support cases). Call ids already applied stay applied, so a retried call still counts once.
+   */
+  async reset(): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM counter");
+  }
+
   override async alarm(): Promise<void> {
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM applied WHERE at < ?", this.clock() - APPLIED_RETENTION_MS);

@@ -5,7 +5,7 @@
  */
 // The class itself is exported by the Worker entry from ./durable_object.ts (see src/keys/index.ts).
 export type { QuotaCounter, ConsumeRequest, CounterDecision } from "./durable_object.ts";
-export { consumeOnce, counterName, maxCost, resolvePlan, usageOf, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
+export { consumeOnce, counterName, maxCost, resetUsage, resolvePlan, usageOf, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
 export type { Decision, Limits } from "./decision.ts";
 export { addRateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
 export { addressKey, claimKey } from "./identity.ts";

@@ -12,9 +12,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { GatewayBindings } from "../context.ts";
-import { errorBody } from "../errors.ts";
+import { errorBody, errorText, logEvent } from "../errors.ts";
 import { sendableCode } from "../upstream/websocket.ts";
 import { postEvent, type BackendEvent } from "./backend.ts";
+import { reportRoomCount } from "./index_client.ts";
 import {
   CLOSE, CONNECT_HEADER, attachmentOf, exceedsBytes, frames, parseClientMessage, readConnectRequest,
   readConnectionRecord, readRoomSettings, type ConnectionRecord, type Identity, type RoomSettings,
@@ -67,6 +68,9 @@ export class RoomObject extends DurableObject<GatewayBindings> {
   #pending = 0;
   /** The scheduled alarm (ms), null for none, undefined before it was read. */
   #alarmAt: number | null | undefined;
+  /** A count report to the RoomsIndex is in flight; `#reportAgain` asks for one more after it. */
+  #reporting = false;
+  #reportAgain = false;
 
   constructor(ctx: DurableObjectState, env: GatewayBindings) {
     super(ctx, env);
@@ -121,6 +125,7 @@ export class RoomObject extends DurableObject<GatewayBindings> {
     server.send(frames.welcome(record.id, connect.room, connections.size, now));
     if (settings.presence) this.#broadcast(frames.join(record.id, record.sub, record.claims, connections.size, now), record.id);
     await this.#scheduleAlarm(this.#deadlineOf(connection, settings));
+    this.#reportCount();
 
     const headers = connect.protocol ? { "sec-websocket-protocol": connect.protocol } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });
@@ -337,6 +342,7 @@ export class RoomObject extends DurableObject<GatewayBindings> {
     if (connections.get(record.id)?.ws === ws) connections.delete(record.id);
     const state = this.#load();
     if (!state) return;
+    this.#reportCount();
     const now = Date.now();
     if (state.settings.presence) this.#broadcast(frames.leave(record.id, connections.size, now));
     const backend = state.settings.backend;
@@ -378,6 +384,31 @@ export class RoomObject extends DurableObject<GatewayBindings> {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
     await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Tells the RoomsIndex this room's count after a change, in waitUntil: nothing waits for it. At
+   * most one report is in flight; changes meanwhile become one more report of the latest count.
+   * A failed report is logged and left: the next change reports again, and the admin list checks
+   * each room's live count (src/rooms/rooms_index.ts).
+   */
+  #reportCount(): void {
+    if (this.#reporting) { this.#reportAgain = true; return; }
+    this.#reporting = true;
+    this.ctx.waitUntil((async () => {
+      try {
+        do {
+          this.#reportAgain = false;
+          const room = this.#load()?.room;
+          if (room === undefined) return;
+          await reportRoomCount(this.env.ROOMS_INDEX, room, this.#all().size, Date.now());
+        } while (this.#reportAgain);
+      } catch (err) {
+        logEvent("warn", "rooms_index_unavailable", { room: this.#load()?.room, error: errorText(err) });
+      } finally {
+        this.#reporting = false;
+      }
+    })());
   }
 
   // ---- Settings, persisted so a restarted object still knows its limits and backend ----------

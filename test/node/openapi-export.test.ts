@@ -60,6 +60,7 @@ const TABLE = {
     },
     { id: "chat", path: "/rooms/:room", room: { name: ":room" }, auth: { authorizer: "main" } },
     { id: "wild", methods: ["GET"], host: "*.example.com", path: "/w", origin: "app", auth: "none" },
+    { id: "reports", methods: ["GET"], path: "/reports", origin: "app", auth: { apiKey: { scopes: ["reports:read", "billing"] } } },
   ],
 };
 
@@ -87,7 +88,7 @@ describe("the OpenAPI export of a route table", () => {
   it("writes :param as {param} and a final * as a {proxy} parameter marked as the rest of the path", () => {
     expect(openApiPath("/v1/users/:id")).toEqual({ path: "/v1/users/{id}", params: ["id"] });
     expect(openApiPath("/a/:proxy/*")).toEqual({ path: "/a/{proxy}/{proxy_}", params: ["proxy"], wildcard: "proxy_" });
-    expect(Object.keys(doc.paths)).toEqual(["/health", "/v1/users/{id}", "/files/{proxy}", "/search", "/orders/{shop}", "/rooms/{room}", "/w"]);
+    expect(Object.keys(doc.paths)).toEqual(["/health", "/v1/users/{id}", "/files/{proxy}", "/search", "/orders/{shop}", "/rooms/{room}", "/w", "/reports"]);
     expect(op("/files/{proxy}", "get").parameters).toEqual([
       { name: "proxy", in: "path", required: true, description: "The rest of the path (may be empty, may contain /).", schema: { type: "string" }, "x-edge-gateway-wildcard": true },
     ]);
@@ -117,6 +118,9 @@ describe("the OpenAPI export of a route table", () => {
   it("requires the route's scopes from any of its authorizer's sources, an API key where asked, nothing on a public route", () => {
     expect(op("/v1/users/{id}", "get").security).toEqual([{ "jwt-main": ["users:read"] }, { "jwt-main-cookie": ["users:read"] }]);
     expect(op("/files/{proxy}", "get").security).toEqual([{ apiKey: [] }]);
+    // A scoped key route lists the key's scopes as the requirement's roles (OpenAPI 3.1 allows it for non-OAuth schemes).
+    expect(op("/reports", "get").security).toEqual([{ apiKey: ["reports:read", "billing"] }]);
+    expect(op("/reports", "get").description).toContain("The API key must carry the scopes `reports:read`, `billing`.");
     expect(op("/health", "get").security).toEqual([]);
   });
 

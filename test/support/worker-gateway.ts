@@ -5,7 +5,7 @@
  * `testPolicy`), and extra bindings (the admin token) can be given.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { createGateway } from "../../src/app.ts";
+import { createGateway, type GatewayOptions } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import type { GatewayMiddleware } from "../../src/context.ts";
 import type { RequestRecorder } from "../../src/observe.ts";
@@ -24,10 +24,12 @@ export interface GatewayForOptions {
   bindings?: Record<string, unknown>;
   /** A metrics recorder (src/metrics/), as the Worker entry passes one. Default: none. */
   recorder?: RequestRecorder;
+  /** Serve the console (its built assets, `@edge-gateway/console`) as the Worker entry does. */
+  console?: GatewayOptions["console"];
 }
 
 export function gatewayFor(table: Table, options: GatewayForOptions = {}) {
-  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES, recorder: options.recorder });
+  const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN }, ...table.origins } }), { policies: options.policies ?? POLICIES, recorder: options.recorder, console: options.console });
   const bindings = options.bindings ? { ...env, ...options.bindings } : env;
   return async function call(path: string, init: CallInit = {}): Promise<Response> {
     const { host = "gateway.test", clientIp = "203.0.113.7", ...rest } = init;
@@ -69,7 +71,7 @@ export async function errorOf(response: Response): Promise<{ code: string; messa
 export const ADMIN_HEADERS = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 
 /** Issues a key through the real admin API of `call`'s gateway; the key is shown once, here. */
-export async function createKey(call: (path: string, init?: CallInit) => Promise<Response>, body: { plan: string; name?: string; owner?: string; expiresAt?: string | null }): Promise<{ id: string; key: string }> {
+export async function createKey(call: (path: string, init?: CallInit) => Promise<Response>, body: { plan: string; name?: string; owner?: string; scopes?: string[]; expiresAt?: string | null }): Promise<{ id: string; key: string }> {
   const response = await call("/_gateway/keys", { method: "POST", headers: ADMIN_HEADERS, body: JSON.stringify({ name: "test key", owner: "tests", ...body }) });
   if (response.status !== 201) throw new Error(`creating a key answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as { id: string; key: string };

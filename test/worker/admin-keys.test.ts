@@ -1,6 +1,6 @@
 /** The key and usage endpoints of the management API, end to end through the gateway app. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import { POLICIES } from "../../src/policies/index.ts";
@@ -76,7 +76,7 @@ describe("the key lifecycle", () => {
     // Read and list: never the key, never its hash.
     const got = await admin("GET", `/keys/${id}`);
     expect(got.status).toBe(200);
-    expect(Object.keys(got.json).sort()).toEqual(["createdAt", "expiresAt", "id", "name", "owner", "plan", "status", "updatedAt"]);
+    expect(Object.keys(got.json).sort()).toEqual(["createdAt", "expiresAt", "id", "name", "owner", "plan", "scopes", "status", "updatedAt"]);
     const listed = await admin("GET", `/keys?owner=${who}`);
     expect((listed.json.keys as KeyView[]).map((k) => k.id)).toEqual([id]);
     for (const text of [got.text, listed.text]) expect(text).not.toContain(key!.slice(3));
@@ -146,6 +146,59 @@ describe("the key lifecycle", () => {
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual(ids);
+  });
+});
+
+describe("finding keys", () => {
+  it("searches by a part of the name or the owner, case-insensitively, and pages the matches", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const checkout = (await admin("POST", "/keys", { name: `Checkout ${tag}`, owner: `acme-${tag}`, plan: "free" })).json.id;
+    const billing = (await admin("POST", "/keys", { name: `Billing ${tag}`, owner: `acme-${tag}`, plan: "free" })).json.id;
+    const other = (await admin("POST", "/keys", { name: `Checkout ${tag}`, owner: `globex-${tag}`, plan: "free" })).json.id;
+    const ids = async (query: string) => ((await admin("GET", `/keys?${query}`)).json.keys as KeyView[]).map((k) => k.id);
+    expect(await ids(`search=checkout%20${tag}`)).toEqual([checkout, other]);
+    expect(await ids(`search=ACME-${tag}`)).toEqual([checkout, billing]);
+    expect(await ids(`search=${tag}&owner=globex-${tag}`)).toEqual([other]);
+    const first = await admin("GET", `/keys?search=${tag}&limit=2`);
+    expect((first.json.keys as KeyView[]).map((k) => k.id)).toEqual([checkout, billing]);
+    expect(await ids(`search=${tag}&limit=2&cursor=${encodeURIComponent(first.json.nextCursor as string)}`)).toEqual([other]);
+  });
+
+  it("matches % and _ literally", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const percent = (await admin("POST", "/keys", { name: `100% ${tag}`, owner: "o", plan: "free" })).json.id;
+    await admin("POST", "/keys", { name: `100x ${tag}`, owner: "o", plan: "free" });
+    expect(((await admin("GET", `/keys?search=${encodeURIComponent(`100% ${tag}`)}`)).json.keys as KeyView[]).map((k) => k.id)).toEqual([percent]);
+    expect(((await admin("GET", `/keys?search=${encodeURIComponent(`100_ ${tag}`)}`)).json.keys as KeyView[])).toEqual([]);
+  });
+});
+
+describe("resetting a key's usage", () => {
+  afterEach(() => { vi.restoreAllMocks(); });
+
+  it("empties the key's quota and refills its bucket, answers the usage after, and logs who and which request", async () => {
+    const { json: { id, key } } = await admin("POST", "/keys", { name: "support case", owner: owner(), plan: "free" });
+    for (let i = 0; i < 5; i++) expect(await useKey(key!)).toBe(200);
+    expect((await admin("GET", `/keys/${id}/usage`)).json.quota).toMatchObject({ used: 5, remaining: 995 });
+
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(" ")); });
+    const reset = await call(`/_gateway/keys/${id}/usage/reset`, { method: "POST", headers: { ...ADMIN, "x-request-id": "support-ticket-42" } });
+    expect(reset.status).toBe(200);
+    const after = (await reset.json()) as { keyId: string; quota: { used: number; remaining: number }; rate: { used: number; remaining: number } };
+    expect(after).toMatchObject({ keyId: id, quota: { used: 0, remaining: 1000 }, rate: { used: 0, remaining: 20 } });
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual({ level: "info", code: "usage_reset", keyId: id, requestId: "support-ticket-42" });
+    vi.restoreAllMocks();
+
+    expect(await useKey(key!)).toBe(200);
+    expect((await admin("GET", `/keys/${id}/usage`)).json.quota).toMatchObject({ used: 1 });
+  });
+
+  it("needs the admin token and a known key", async () => {
+    const { json: { id } } = await admin("POST", "/keys", { name: "n", owner: owner(), plan: "free" });
+    expect((await call(`/_gateway/keys/${id}/usage/reset`, { method: "POST" })).status).toBe(401);
+    const unknown = await admin("POST", "/keys/key_00000000000000000000/usage/reset");
+    expect([unknown.status, (unknown.json.error as { code: string }).code]).toEqual([404, "key_not_found"]);
   });
 });
 

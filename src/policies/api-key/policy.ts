@@ -8,11 +8,12 @@
  *   missing  401 api_key_missing     disabled 403 api_key_disabled
  *   unknown  401 api_key_invalid     expired  403 api_key_expired
  *                                    revoked  403 api_key_revoked
+ *                                    without a scope the route requires  403 insufficient_scope
  * The KeyStore unreachable (after one retry) is 503 key_store_unavailable: fail closed.
  */
 import type { GatewayMiddleware } from "../../context.ts";
 import { defineErrors, errorText, logEvent } from "../../errors.ts";
-import { hashApiKey, KEY_PATTERN, keyCache, withKeyStore, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
+import { hashApiKey, KEY_PATTERN, keyCache, SCOPE_TOKEN, withKeyStore, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -28,7 +29,22 @@ export const apiKeyErrors = defineErrors("api-key", {
   api_key_expired: { status: 403, meaning: "The API key has passed its `expiresAt`." },
   api_key_revoked: { status: 403, meaning: "The API key was revoked, for good." },
   key_store_unavailable: { status: 503, meaning: "API keys cannot be checked right now (the KeyStore did not answer after one retry); `Retry-After` says when to retry." },
+  // The JWT policy's code, word for word: a client switches on one code whatever the credential.
+  insufficient_scope: { status: 403, meaning: "The token or API key is valid but lacks a scope the route requires." },
 });
+
+/**
+ * The scopes a route's `auth.apiKey` requires: `[]` for `true` (any valid key), the listed ones for
+ * `{ scopes }`, null when the route takes no API key (absent or `false`). Reads raw config too.
+ */
+export function requiredKeyScopes(auth: Record<string, unknown>): readonly string[] | null {
+  const apiKey = auth.apiKey;
+  if (apiKey === true) return [];
+  if (typeof apiKey === "object" && apiKey !== null && Array.isArray((apiKey as { scopes?: unknown }).scopes)) {
+    return (apiKey as { scopes: unknown[] }).scopes.filter((s): s is string => typeof s === "string");
+  }
+  return null;
+}
 
 /**
  * Refuses a key that exists but may not be used. Disabled, expired and revoked are all 403: the key
@@ -40,9 +56,13 @@ export function assertUsable(r: KeyRecord, now: number): void {
   if (r.expiresAt !== null && now >= r.expiresAt) throw apiKeyErrors.api_key_expired("This API key has expired.");
 }
 
-export function apiKeyAuth(header: string): GatewayMiddleware {
+export function apiKeyAuth(header: string, requiredScopes: readonly string[] = []): GatewayMiddleware {
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(header)) throw new TypeError(`apiKeys.header: not a header name: ${JSON.stringify(header)}`);
+  for (const scope of requiredScopes) if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`auth.apiKey.scopes: not a scope token: ${JSON.stringify(scope)}`);
   const name = header.toLowerCase();
+  const required = [...new Set(requiredScopes)];
+  // Built once: the refusal names what the route needs, as RFC 6750's scope attribute does for tokens.
+  const lacking = `This API key lacks a scope this route requires (${required.join(" ")}).`;
 
   return async function apiKeyAuth(c, next) {
     const presented = c.req.raw.headers.get(name);
@@ -63,7 +83,8 @@ export function apiKeyAuth(header: string): GatewayMiddleware {
     }
     if (record === null) throw invalid();
     assertUsable(record, Date.now());
-    c.set("apiKey", { id: record.id, name: record.name, owner: record.owner, plan: record.plan });
+    if (required.length > 0 && !required.every((scope) => record.scopes.includes(scope))) throw apiKeyErrors.insufficient_scope(lacking);
+    c.set("apiKey", { id: record.id, name: record.name, owner: record.owner, plan: record.plan, scopes: record.scopes });
     c.set("keyId", record.id); // for the access log and per-key metrics
     await next();
   };

@@ -31,6 +31,8 @@ function admitsAtOnce(plan: unknown): { units: number; because: string } | undef
   ];
   return limits.sort((a, b) => a.units - b.units)[0];
 }
+/** `auth.apiKey` is `true` or `{ scopes }` (the api-key policy's field; read here, not imported: policies stay apart). */
+const takesApiKey = (auth: Record<string, unknown> | undefined): boolean => auth?.apiKey === true || (typeof auth?.apiKey === "object" && auth.apiKey !== null);
 
 export const rateLimitPolicy = definePolicy({
   name: "rate-limit",
@@ -58,8 +60,8 @@ export const rateLimitPolicy = definePolicy({
     }
     const by = str(rateLimit?.by);
     if (by?.startsWith("jwt:") && str(auth?.authorizer) === undefined) issue(`"${by}" needs a JWT authorizer on the route`, "rateLimit", "by");
-    if (by === "apiKey" && auth?.apiKey !== true) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
-    if (auth?.apiKey === true) {
+    if (by === "apiKey" && !takesApiKey(auth)) issue(`"apiKey" needs auth.apiKey on the route`, "rateLimit", "by");
+    if (takesApiKey(auth)) {
       // Each key is counted against its plan: with no plan, no key can be issued and none admitted.
       const names = Object.keys(plans);
       if (names.length === 0) issue(`API keys are counted against their plan and "plans" is empty: add a plan to issue keys on`, "auth", "apiKey");
@@ -70,7 +72,7 @@ export const rateLimitPolicy = definePolicy({
     }
   },
   create(route, table) {
-    const keyPlan = route.auth !== "none" && route.auth.apiKey === true;
+    const keyPlan = route.auth !== "none" && takesApiKey(route.auth);
     if (!route.rateLimit && !keyPlan) return undefined;
     return rateLimit({ routeId: route.id, cost: route.cost, plans: table.plans, rateLimit: route.rateLimit, keyPlan });
   },

@@ -1,0 +1,395 @@
+/**
+ * The console in a real browser: headless Chromium (Debian's package) against the bundled gateway
+ * served by workerd on loopback, with a real Node origin and real `ws` clients in a room. The flow
+ * an operator follows: sign in, issue a key and read it once, watch its usage move as the test
+ * calls a key route with it, disable and revoke it, then open a room, see its connections, message
+ * one and disconnect another. Every page is screenshotted to .ci/out/, checked with axe-core, and
+ * must log no console error and no CSP violation.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { AUDIENCE, ISSUER, mint, utf8 } from "../../tools/jwt-tokens.ts";
+import { chromiumPath, launchChromium, screenshot, watchedPage, type WatchedPage } from "./chromium.ts";
+import { startEchoOrigin } from "../support/echo-origin.ts";
+import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+
+const TOKEN = "console-admin-token-0123456789";
+const JWT_SECRET = "console-test-hmac-secret-0123456789abcdef-0123456789";
+const executable = chromiumPath();
+if (!executable) console.warn("Chromium not found (CHROMIUM_PATH or /usr/bin/chromium): the console's browser tests are skipped. Install Debian's chromium package; .ci/run does.");
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
+let gateway: GatewayProcess;
+let browser: Browser;
+let watched: WatchedPage;
+const sockets: WebSocket[] = [];
+
+describe.skipIf(!executable)("the console in Chromium", () => {
+  beforeAll(async () => {
+    origin = await startEchoOrigin();
+    [gateway, browser] = await Promise.all([
+      startGateway({
+        routes: {
+          origins: { echo: { url: origin.url } },
+          plans: { starter: { rate: { limit: 50, per: "1s" }, quota: { limit: 100, per: "day" } }, pro: { quota: { limit: 10000, per: "month" } } },
+          authorizers: { users: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "USER_JWT_SECRET" } } },
+          admin: { token: { env: "ADMIN_TOKEN" } },
+          routes: [
+            { id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } },
+            { id: "reports", path: "/v1/reports/*", methods: ["GET"], origin: "echo", auth: { apiKey: { scopes: ["reports:read"] } }, cache: { ttlSec: 30 } },
+            { id: "chat", path: "/v1/chat/:room", auth: { authorizer: "users" }, room: { name: ":room", identityClaims: ["name", "role"] } },
+          ],
+        },
+        bindings: { ADMIN_TOKEN: TOKEN, USER_JWT_SECRET: JWT_SECRET },
+      }),
+      launchChromium(executable!),
+    ]);
+    watched = await watchedPage(browser);
+  });
+
+  afterAll(async () => {
+    for (const ws of sockets) ws.terminate();
+    await browser?.close();
+    await gateway?.stop();
+    origin?.server.closeAllConnections();
+    origin?.server.close();
+  });
+
+  const ui = () => `${gateway.url}/_gateway/ui`;
+  const callOrders = async (key: string) => {
+    const response = await fetch(`${gateway.url}/v1/orders/42`, { headers: { "x-api-key": key } });
+    const body = await response.text();
+    return { status: response.status, code: response.ok ? null : (JSON.parse(body) as { error: { code: string } }).error.code };
+  };
+  /** axe-core, evaluated through the DevTools protocol (the page's CSP forbids injected scripts, as it should). */
+  const serious = async () => {
+    const { page } = watched;
+    if (!(await page.evaluate(() => "axe" in globalThis))) await page.evaluate(axeSource);
+    const result = await page.evaluate(async () => {
+      const run = (globalThis as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run;
+      return run(document, { resultTypes: ["violations"] });
+    });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  };
+  /**
+   * Takes one expected refused call out of the console errors (Chromium logs every 4xx fetch as
+   * "Failed to load resource"), failing when it did not happen: the page handled it, it is no error.
+   */
+  const refused = (status: number, path: string) => {
+    const at = watched.errors.findIndex((e) => e.includes(`status of ${status}`) && e.includes(`${gateway.url}/_gateway${path}`));
+    expect(at, `a ${status} answer to ${path} in ${JSON.stringify(watched.errors)}`).toBeGreaterThanOrEqual(0);
+    watched.errors.splice(at, 1);
+  };
+  const clean = async () => {
+    expect(watched.errors).toEqual([]);
+    expect(await watched.violations()).toEqual([]);
+    expect(await serious()).toEqual([]);
+  };
+
+  it("shows the sign-in page, and a wrong token gets a clear error", async () => {
+    const { page } = watched;
+    await page.goto(ui());
+    await expect.poll(() => page.getByLabel("Admin token").isVisible()).toBe(true);
+    await screenshot(page, "sign-in");
+    await clean();
+
+    await page.getByLabel("Admin token").fill("not-the-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe("Sign-in failed: the gateway refused this admin token. Check the value of the secret named in admin.token.");
+    await screenshot(page, "sign-in-refused");
+    refused(401, "/plans");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await clean();
+  });
+
+  it("signs in with the token by keyboard alone, keeping it in sessionStorage only", async () => {
+    const { page } = watched;
+    await page.getByLabel("Admin token").fill(TOKEN);
+    await page.getByLabel("Admin token").press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem("gateway-admin-token"))).toBe(TOKEN);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.context().cookies()).toEqual([]);
+    expect(page.url()).not.toContain(TOKEN);
+    // Without the metrics API on this gateway, the overview says where its numbers come from.
+    await expect.poll(() => page.locator("#overview-source").textContent()).toContain("This gateway has no metrics API");
+    refused(404, "/metrics?");
+    await screenshot(page, "overview");
+    await clean();
+
+    // The pages are links in a navigation landmark, reached with Tab and followed with Enter.
+    let focused = "";
+    for (let i = 0; i < 10 && focused !== "Keys"; i++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => document.activeElement?.textContent ?? "");
+    }
+    expect(focused).toBe("Keys");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Keys" }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+  });
+
+  let keyId = "";
+  let key = "";
+
+  it("creates a key and shows it once, with a copy button and a clear word to store it", async () => {
+    const { page } = watched;
+    await page.getByLabel("Name", { exact: true }).fill("Checkout service");
+    await page.getByLabel("Owner", { exact: true }).fill("acme");
+    await page.getByLabel("Plan", { exact: true }).selectOption("starter");
+    await page.getByLabel("Scopes", { exact: true }).fill("orders:read");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("heading", { name: "Store this key now" }).waitFor();
+    expect(await page.getByText("This is the only time the key is shown.").isVisible()).toBe(true);
+    key = await page.locator("#new-key").inputValue();
+    expect(key).toMatch(/^gw_[A-Za-z0-9_-]{43}$/);
+    expect(await page.getByRole("button", { name: "Copy key" }).isVisible()).toBe(true);
+    keyId = (await page.locator("#detail-title .mono").textContent())!;
+    expect(keyId).toMatch(/^key_[0-9a-f]{20}$/);
+    await screenshot(page, "keys-created");
+    await clean();
+
+    await page.getByRole("button", { name: "I have stored it" }).click();
+    expect(await page.content()).not.toContain(key.slice(3));
+  });
+
+  it("shows the usage bar move as the key is used", async () => {
+    const { page } = watched;
+    const quota = page.locator(`#quota-${keyId}`);
+    await quota.waitFor();
+    expect(await quota.evaluate((meter: HTMLMeterElement) => [meter.value, meter.max])).toEqual([0, 100]);
+    for (let i = 0; i < 3; i++) expect(await callOrders(key)).toEqual({ status: 200, code: null });
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.value), { timeout: 10_000 }).toBe(3);
+    expect(await page.getByText("Quota per day: 3 of 100 used").isVisible()).toBe(true);
+    await screenshot(page, "keys-usage");
+  });
+
+  it("charts requests per minute on the overview from the keys' usage, as the key is used", async () => {
+    const { page } = watched;
+    await page.getByRole("link", { name: "Overview" }).click();
+    const row = page.getByRole("row", { name: new RegExp(keyId) });
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("3 of 100");
+    for (let i = 0; i < 6; i++) expect((await callOrders(key)).status).toBe(200);
+    const chart = page.getByRole("img", { name: /^Requests per minute \(admitted, from key quotas\)\. Latest: All sampled keys: \d/ });
+    await chart.waitFor({ timeout: 15_000 });
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("9 of 100");
+    await screenshot(page, "overview-key-usage");
+    await clean();
+
+    await page.getByRole("link", { name: "Keys" }).click();
+    await page.getByRole("button", { name: `Manage Checkout service (${keyId})` }).click();
+    await page.locator(`#quota-${keyId}`).waitFor();
+  });
+
+  it("finds the key by owner and by name", async () => {
+    const { page } = watched;
+    for (const term of ["acme", "checkout"]) {
+      await page.getByLabel("Search by owner or name").fill(term);
+      await page.getByRole("button", { name: "Search" }).click();
+      await expect.poll(() => page.locator("tbody tr").first().textContent()).toContain(keyId);
+    }
+    await page.getByLabel("Search by owner or name").fill("nobody-has-this");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByText(`No keys match "nobody-has-this".`).waitFor();
+  });
+
+  it("rotates the key (the new one shown once, the old one refused), resets its usage and changes its plan", async () => {
+    const { page } = watched;
+    await page.getByRole("button", { name: "Rotate…" }).click();
+    await page.getByRole("dialog", { name: "Rotate Checkout service?" }).getByRole("button", { name: "Rotate key" }).click();
+    await page.getByRole("heading", { name: "Store this key now" }).waitFor();
+    const rotated = await page.locator("#new-key").inputValue();
+    expect(rotated).toMatch(/^gw_[A-Za-z0-9_-]{43}$/);
+    expect(rotated).not.toBe(key);
+    expect(await callOrders(key)).toEqual({ status: 401, code: "api_key_invalid" });
+    expect(await callOrders(rotated)).toEqual({ status: 200, code: null });
+    key = rotated;
+    await page.getByRole("button", { name: "I have stored it" }).click();
+
+    const quota = page.locator(`#quota-${keyId}`);
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.value)).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "Reset usage…" }).click();
+    await page.getByRole("dialog", { name: "Reset the usage of Checkout service?" }).getByRole("button", { name: "Reset usage" }).click();
+    await page.getByText("Usage reset.").waitFor();
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.value)).toBe(0);
+    expect(gateway.output()).toContain(`"code":"usage_reset","keyId":"${keyId}"`);
+
+    await page.getByLabel("New plan").selectOption("pro");
+    await page.getByRole("button", { name: "Change plan" }).click();
+    await page.getByText("Plan changed.").waitFor();
+    await expect.poll(() => quota.evaluate((meter: HTMLMeterElement) => meter.max)).toBe(10000);
+    await screenshot(page, "keys-rotated-reset-replanned");
+    await clean();
+  });
+
+  it("grants a scope, and the route that requires it admits the key", async () => {
+    const { page } = watched;
+    const reports = async () => (await fetch(`${gateway.url}/v1/reports/q3`, { headers: { "x-api-key": key } })).status;
+    expect(await reports()).toBe(403);
+    await page.getByLabel("Scopes of this key").fill("orders:read reports:read");
+    await page.getByRole("button", { name: "Save scopes" }).click();
+    await page.getByText("Scopes saved.").waitFor();
+    await expect.poll(reports, { timeout: 5_000 }).toBe(200);
+  });
+
+  it("disables the key, and the call fails; enables it, and the call works", async () => {
+    const { page } = watched;
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.getByText("Disabled: calls with this key are refused").waitFor();
+    expect(await callOrders(key)).toEqual({ status: 403, code: "api_key_disabled" });
+    await page.getByRole("button", { name: "Enable" }).click();
+    await page.getByText("Enabled.").waitFor();
+    await expect.poll(async () => (await callOrders(key)).status, { timeout: 5_000 }).toBe(200);
+  });
+
+  it("revokes the key after a confirmation that Escape cancels", async () => {
+    const { page } = watched;
+    await page.getByRole("button", { name: "Revoke…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Revoke Checkout service?" });
+    await dialog.waitFor();
+    await screenshot(page, "keys-confirm-revoke");
+    await clean();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    expect(await callOrders(key)).toMatchObject({ status: 200 });
+
+    await page.getByRole("button", { name: "Revoke…" }).click();
+    await dialog.getByRole("button", { name: "Revoke key" }).click();
+    await page.getByText("This key is revoked: it can no longer be used or changed.").waitFor();
+    expect(await callOrders(key)).toEqual({ status: 403, code: "api_key_revoked" });
+    await screenshot(page, "keys-revoked");
+    await clean();
+  });
+
+  it("shows plans and routes with each route's policies in order", async () => {
+    const { page } = watched;
+    await page.getByRole("link", { name: "Plans and routes" }).click();
+    await page.getByRole("heading", { level: 1, name: "Plans and routes" }).waitFor();
+    const starter = page.getByRole("row", { name: /starter/ });
+    await starter.waitFor();
+    expect(await starter.textContent()).toContain("100 per day");
+    const reports = page.getByRole("row", { name: /^reports/ });
+    expect(await reports.textContent()).toContain("API key with scopes reports:read");
+    expect(await reports.locator("ol.chain li").allTextContents()).toEqual(["api-key", "rate-limit", "cache"]);
+    expect(await page.getByRole("row", { name: /^chat/ }).locator("ol.chain li").allTextContents()).toEqual(["jwt", "room"]);
+    await screenshot(page, "routes");
+    await clean();
+  });
+
+  it("lists a room's connections with sub and claims, sends one a message and disconnects another", async () => {
+    const connect = async (sub: string, name: string) => {
+      const token = await mint(utf8(JWT_SECRET), "HS256", undefined, { claims: { sub, name, role: "member" } });
+      const ws = new WebSocket(`${gateway.url.replace("http", "ws")}/v1/chat/lobby`, { headers: { authorization: `Bearer ${token}` } });
+      sockets.push(ws);
+      const frames: Record<string, unknown>[] = [];
+      ws.on("message", (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
+      await new Promise<void>((resolve, reject) => { ws.once("open", () => resolve()); ws.once("error", reject); });
+      await expect.poll(() => frames.find((f) => f.type === "welcome")).toBeTruthy();
+      return { ws, frames, id: frames.find((f) => f.type === "welcome")!.id as string };
+    };
+    const alice = await connect("alice", "Alice");
+    const bob = await connect("bob", "Bob");
+
+    const { page } = watched;
+    await page.getByRole("link", { name: "Rooms" }).click();
+    const row = page.getByRole("row", { name: /lobby/ });
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("2");
+    await page.getByRole("button", { name: "Open room lobby" }).click();
+    const aliceRow = page.getByRole("row", { name: new RegExp(alice.id) });
+    await aliceRow.waitFor();
+    expect(await aliceRow.textContent()).toContain("alice");
+    expect(await aliceRow.textContent()).toContain(`{"name":"Alice","role":"member"}`);
+    expect(await page.getByRole("row", { name: new RegExp(bob.id) }).textContent()).toContain("bob");
+    await screenshot(page, "rooms");
+    await clean();
+
+    await page.getByLabel(`Message to ${alice.id}`).fill(`{"text":"hello from the console"}`);
+    await page.getByLabel(`Message to ${alice.id}`).press("Enter");
+    await expect.poll(() => alice.frames.find((f) => f.type === "message")).toMatchObject({ type: "message", from: null, data: { text: "hello from the console" } });
+    expect(bob.frames.find((f) => f.type === "message")).toBeUndefined();
+
+    await page.getByLabel("Broadcast to everyone").fill("hello everyone");
+    await page.getByRole("button", { name: "Broadcast" }).click();
+    await page.getByText("Broadcast delivered to 2 connections.").waitFor();
+    for (const client of [alice, bob]) await expect.poll(() => client.frames.find((f) => f.type === "message" && f.data === "hello everyone")).toBeTruthy();
+
+    await page.getByRole("button", { name: `Disconnect ${bob.id}` }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Disconnect" }).click();
+    // The room's close frame reaches bob at once (ws then waits out the TCP close: known gap, docs/rooms.md).
+    await expect.poll(() => bob.ws.readyState).toBeGreaterThanOrEqual(WebSocket.CLOSING);
+    await page.getByText(`Disconnected ${bob.id}.`).waitFor();
+    await expect.poll(() => page.getByRole("row", { name: new RegExp(bob.id) }).count()).toBe(0);
+    await screenshot(page, "rooms-after-disconnect");
+    await clean();
+  });
+
+  it("shows the gateway's error with its request id, never a blank page", async () => {
+    const { page } = watched;
+    await page.getByLabel("Broadcast to everyone").fill("x".repeat(10));
+    // A room API error: an oversized push is refused by the gateway (413) and shown as its envelope.
+    await page.evaluate(() => { (document.getElementById("broadcast-data") as HTMLInputElement).value = "y".repeat(1_100_000); });
+    await page.getByRole("button", { name: "Broadcast" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^The body may be at most 1048576 bytes\. \(payload_too_large, HTTP 413, request id [\w-]+\)$/);
+    refused(413, "/rooms/lobby/broadcast");
+    await clean();
+  });
+
+  it("charts each route from the metrics API when the gateway has one", async () => {
+    // The metrics API is another capability's (not on this gateway): the browser answers its calls
+    // with views shaped as the metrics service defines them, so the page's metrics mode is exercised.
+    const other = await watchedPage(browser);
+    const { page } = other;
+    const asked: string[] = [];
+    await page.route(/\/_gateway\/metrics\?/, async (route) => {
+      const url = new URL(route.request().url());
+      asked.push(url.searchParams.get("route") ?? "(all)");
+      const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 4 * 60_000;
+      const scale = { orders: 3, reports: 2, chat: 1 }[url.searchParams.get("route") ?? ""] ?? 1;
+      const series = Array.from({ length: 5 }, (_, i) => ({
+        at: t0 + i * 60_000, requests: 60 * scale + i * 10,
+        status: { "1xx": 0, "2xx": 60 * scale + i * 10 - i, "3xx": 0, "4xx": i, "5xx": 0 },
+        latencyMs: { total: { count: 60, mean: 12, p50: 10 + i * scale, p90: 30, p99: 50 + i * 5 * scale, max: 90 } },
+      }));
+      await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ step: 60, series }) });
+    });
+    await page.goto(ui());
+    await page.getByLabel("Admin token").fill(TOKEN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.locator("#overview-source").textContent()).toContain("From the metrics API");
+    for (const title of ["Requests per minute", "Error rate (4xx and 5xx)", "Latency p50 (ms)", "Latency p99 (ms)"]) {
+      const chart = page.getByRole("img", { name: new RegExp(`^${title.replace(/[()]/g, "\\$&")}\\. Latest: orders: `) });
+      await chart.waitFor();
+      expect(await chart.locator("polyline").count()).toBe(3);
+    }
+    // The last minute of orders: 220 requests, 4 of them 4xx, p50 10 + 4 x 3, p99 50 + 4 x 5 x 3.
+    expect(await page.getByRole("row", { name: /^orders/ }).locator("td").allTextContents()).toEqual(["220.0", "1.8 %", "22.0", "110.0"]);
+    expect(new Set(asked)).toEqual(new Set(["(all)", "orders", "reports", "chat"]));
+    await screenshot(page, "overview-metrics");
+    expect(other.errors).toEqual([]);
+    expect(await other.violations()).toEqual([]);
+    await page.context().close();
+  });
+
+  it("goes back to sign-in when signed out, and the token is gone", async () => {
+    const { page } = watched;
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Admin token").waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("catches a CSP violation when there is one (the check can fail)", async () => {
+    const { page } = watched;
+    await page.evaluate(() => { const script = document.createElement("script"); script.textContent = "window.__ran = true"; document.body.append(script); });
+    await expect.poll(() => watched.violations()).toContainEqual(expect.stringMatching(/^script-src/));
+    expect(await page.evaluate(() => (globalThis as unknown as { __ran?: boolean }).__ran)).toBeUndefined();
+  });
+});
