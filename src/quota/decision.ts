@@ -116,3 +116,68 @@ export function decide(limits: Limits, state: CounterState, cost: number, now: n
 export function peek(limits: Limits, state: CounterState, now: number): Decision {
   return decide(limits, state, 0, now).decision;
 }
+
+/** Whole units the counter could hand out at `now`: the smaller of the bucket's tokens and the quota's rest. */
+export function available(limits: Limits, state: CounterState, now: number): number {
+  const look = peek(limits, state, now);
+  return Math.min(look.rate?.remaining ?? Infinity, look.quota?.remaining ?? Infinity);
+}
+
+/**
+ * How a lease grant is sized at the counter (the isolate's side of the rule is in leases.ts):
+ *
+ * - `min` units are granted whole or not at all: they are what the request making the call costs.
+ *   Less than `min` available is a refusal, computed exactly as `decide` refuses `min`.
+ * - Up to `need` units (requests of that isolate waiting for this call) are granted as available:
+ *   real requests, which exact counting would admit too.
+ * - Beyond `need`, up to `want` (the isolate's own estimate of what it will spend) but at most a
+ *   quarter of what is left after `need`, rounded up. So the speculative part shrinks with the
+ *   remaining budget and the last units of a quota go out one at a time: a quota's end is decided
+ *   unit by unit, as in exact counting, and no isolate takes much of what is left on speculation.
+ * - `extra: false` (a lease too close to its quota period's end to be spent) grants `min` only.
+ *
+ * Granted units are consumed here, from the bucket and the quota alike, exactly as `decide`
+ * consumes an admitted request of that weight: the counter counts a leased unit as spent.
+ */
+export const GRANT_SHARE = 4;
+
+export function grant(limits: Limits, state: CounterState, ask: { min: number; need: number; want: number }, now: number, extra = true): { units: number; decision: Decision; state: CounterState } {
+  const free = available(limits, state, now);
+  if (ask.min > 0 && free < ask.min) return { units: 0, ...decide(limits, state, ask.min, now) };
+  if (free < 1) return { units: 0, ...decide(limits, state, 1, now) };
+  let units = ask.min;
+  if (extra) {
+    const base = Math.min(Math.max(ask.need, ask.min), free);
+    units = base + Math.min(Math.max(0, ask.want - base), Math.ceil((free - base) / GRANT_SHARE));
+  }
+  if (units === 0) return { units: 0, decision: peek(limits, state, now), state: decide(limits, state, 0, now).state };
+  return { units, ...decide(limits, state, units, now) };
+}
+
+/**
+ * A lease's time to live, from the grant (the isolate measures it from when it sent the call, so
+ * it stops earlier, never later). Long enough that an identity seen a few times a second gets a
+ * lease worth dozens of requests; short enough that units an idle isolate holds come back soon.
+ */
+export const LEASE_TTL_MS = 15_000;
+/** Closer than this to the quota period's end, a grant carries only the units a request waits for. */
+export const LEASE_MIN_TTL_MS = 1_000;
+
+/**
+ * Units an isolate reports it did not spend, given back: to the quota when they were granted in
+ * the period now counting (a unit of an earlier period is worth nothing now), to the bucket always,
+ * capped at its burst. Giving back can only ever admit what the counter had already allowed: the
+ * bucket holds no more than if the units had never been taken.
+ */
+export function credit(limits: Limits, state: CounterState, units: number, grantedInPeriod: number | null, now: number): CounterState {
+  const { state: next } = decide(limits, state, 0, now); // refill the bucket and roll the period to now
+  if (units <= 0) return next;
+  if (limits.rate && next.level !== null) next.level = Math.min(limits.rate.burst * limits.rate.perMs, next.level + units * limits.rate.perMs);
+  if (limits.quota && grantedInPeriod !== null && grantedInPeriod === next.periodStart) next.used = Math.max(0, next.used - units);
+  return next;
+}
+
+/** The start of the quota period that counts at `now` (null without a quota): what a lease belongs to. */
+export function periodOf(limits: Limits, state: CounterState, now: number): number | null {
+  return limits.quota ? decide(limits, state, 0, now).state.periodStart : null;
+}
