@@ -117,11 +117,6 @@ export function peek(limits: Limits, state: CounterState, now: number): Decision
   return decide(limits, state, 0, now).decision;
 }
 
-/** Whole units the counter could hand out at `now`: the smaller of the bucket's tokens and the quota's rest. */
-export function available(limits: Limits, state: CounterState, now: number): number {
-  const look = peek(limits, state, now);
-  return Math.min(look.rate?.remaining ?? Infinity, look.quota?.remaining ?? Infinity);
-}
 
 /**
  * How a lease grant is sized at the counter (the isolate's side of the rule is in leases.ts):
@@ -130,10 +125,12 @@ export function available(limits: Limits, state: CounterState, now: number): num
  *   Less than `min` available is a refusal, computed exactly as `decide` refuses `min`.
  * - Up to `need` units (requests of that isolate waiting for this call) are granted as available:
  *   real requests, which exact counting would admit too.
- * - Beyond `need`, up to `want` (the isolate's own estimate of what it will spend) but at most a
- *   quarter of what is left after `need`, rounded up. So the speculative part shrinks with the
- *   remaining budget and the last units of a quota go out one at a time: a quota's end is decided
- *   unit by unit, as in exact counting, and no isolate takes much of what is left on speculation.
+ * - Beyond `need`, up to `want` (the isolate's own estimate of what it will spend), what the bucket
+ *   has, and a quarter of what is left of the quota after `need`, rounded down. So the speculative
+ *   part shrinks with the remaining quota and stops when fewer than 4 units are left: a quota's
+ *   last units go only to requests that wait for them, one call at a time, as in exact counting,
+ *   and no isolate takes much of what is left on speculation. (A bucket refills by itself, so its
+ *   tokens are not rationed this way; the isolate's `want` bounds what it takes.)
  * - `extra: false` (a lease too close to its quota period's end to be spent) grants `min` only.
  *
  * Granted units are consumed here, from the bucket and the quota alike, exactly as `decide`
@@ -142,15 +139,17 @@ export function available(limits: Limits, state: CounterState, now: number): num
 export const GRANT_SHARE = 4;
 
 export function grant(limits: Limits, state: CounterState, ask: { min: number; need: number; want: number }, now: number, extra = true): { units: number; decision: Decision; state: CounterState } {
-  const free = available(limits, state, now);
+  const look = peek(limits, state, now);
+  const quotaFree = look.quota?.remaining ?? Infinity;
+  const free = Math.min(look.rate?.remaining ?? Infinity, quotaFree); // whole units the counter has now
   if (ask.min > 0 && free < ask.min) return { units: 0, ...decide(limits, state, ask.min, now) };
   if (free < 1) return { units: 0, ...decide(limits, state, 1, now) };
   let units = ask.min;
   if (extra) {
     const base = Math.min(Math.max(ask.need, ask.min), free);
-    units = base + Math.min(Math.max(0, ask.want - base), Math.ceil((free - base) / GRANT_SHARE));
+    units = base + Math.min(Math.max(0, ask.want - base), free - base, Math.floor((quotaFree - base) / GRANT_SHARE));
   }
-  if (units === 0) return { units: 0, decision: peek(limits, state, now), state: decide(limits, state, 0, now).state };
+  if (units === 0) return { units: 0, decision: look, state: decide(limits, state, 0, now).state };
   return { units, ...decide(limits, state, units, now) };
 }
 

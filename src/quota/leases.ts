@@ -61,6 +61,8 @@ interface Lease {
   expiresAt: number;
   /** Units this isolate spent on it: reported with each top-up (for `usage`'s leased figure). */
   spent: number;
+  /** `spent` as last sent to the counter. */
+  reported: number;
 }
 
 /** One counted identity (one QuotaCounter) as this isolate holds it. */
@@ -98,13 +100,27 @@ export interface LeaseContext {
 /** The counter's decision for the request (allowed or refused), or the error when it could not be asked. */
 export type Taken = { ok: true; decision: Decision } | { ok: false; error: unknown };
 
+export interface LeaseBookOptions {
+  /** How long a request waits for another request's call before calling itself. Default: that call's worst case plus 1 s. */
+  sharedWaitMs?: number;
+  /** Default MAX_HOLDINGS. */
+  maxHoldings?: number;
+}
+
 export class LeaseBook {
   /** This isolate's clock. Tests replace it (and restore it) to move time for leases. */
   clock: () => number = () => Date.now();
+  readonly #sharedWaitMs: number;
+  readonly #maxHoldings: number;
   readonly #holdings = new Map<string, Holding>();
   /** Leases let go with no holding slot to report them in: released by the next sweep. */
   #orphans: { counter: string; limits: Limits; plan: string; id: string; unused: number }[] = [];
   #nextSweep = 0;
+
+  constructor(options: LeaseBookOptions = {}) {
+    this.#sharedWaitMs = options.sharedWaitMs ?? SHARED_WAIT_MS;
+    this.#maxHoldings = options.maxHoldings ?? MAX_HOLDINGS;
+  }
 
   /** Spends `cost` units of `plan` for identity `counter`, from a lease or by asking the counter. */
   async take(ctx: LeaseContext, counter: string, plan: ResolvedPlan, cost: number): Promise<Taken> {
@@ -118,7 +134,7 @@ export class LeaseBook {
       const refusal = this.#heldRefusal(h, plan, cost, now);
       if (refusal) return { ok: true, decision: refusal };
       const shared = h.inFlight;
-      const waitMs = shared ? shared.startedAt + SHARED_WAIT_MS - now : 0;
+      const waitMs = shared ? shared.startedAt + this.#sharedWaitMs - now : 0;
       if (!shared || waitMs <= 0) {
         // No call to share (or the one in flight outlived its worst case: its request is gone).
         if (shared) h.inFlight = undefined;
@@ -135,8 +151,14 @@ export class LeaseBook {
 
   /** Units this isolate holds unspent for `counter` (the usage endpoint adds them back). */
   unspent(counter: string): number {
+    return this.held(counter).unspent;
+  }
+
+  /** This isolate's lease on `counter`: units unspent, and units spent it has not reported to the counter yet. */
+  held(counter: string): { unspent: number; unreported: number } {
     const lease = this.#holdings.get(counter)?.lease;
-    return lease && this.clock() < lease.expiresAt ? lease.left : 0;
+    if (!lease || this.clock() >= lease.expiresAt) return { unspent: 0, unreported: 0 };
+    return { unspent: lease.left, unreported: lease.spent - lease.reported };
   }
 
   /** Drops every lease without reporting it, as a vanished isolate does (fault tests). */
@@ -213,6 +235,7 @@ export class LeaseBook {
       callId: crypto.randomUUID(), limits: plan.limits, min, need, want,
       lease: lease ? { id: lease.id, spent: lease.spent } : undefined, settle,
     };
+    if (lease) lease.reported = lease.spent;
     let taken: Taken = { ok: false, error: new Error("lease call did not settle") };
     const call = acquireOnce(ctx.ns, h.counter, request).then(
       (grant) => { taken = this.#apply(h, plan, grant, sentAt, min, lease?.id); },
@@ -253,7 +276,7 @@ export class LeaseBook {
         // Let go while this call was out but not reported yet: its leftover is spendable again.
         if (h.settle?.id === grant.lease) { left += h.settle.unused; h.settle = undefined; }
         if (h.lease) this.#retire(h); // calls that overlapped (a waiter gave up on a slow one)
-        h.lease = { id: grant.lease, left, expiresAt, spent: 0 };
+        h.lease = { id: grant.lease, left, expiresAt, spent: 0, reported: 0 };
       }
     }
     if (grant.decision.allowed) h.refused = undefined;
@@ -316,7 +339,7 @@ export class LeaseBook {
   #sweep(ctx: LeaseContext, now: number): void {
     this.#nextSweep = now + SWEEP_EVERY_MS;
     if (!ctx.waitUntil) return;
-    const overflow = this.#holdings.size - MAX_HOLDINGS;
+    const overflow = this.#holdings.size - this.#maxHoldings;
     const evict = overflow > 0
       ? new Set([...this.#holdings.values()].filter((h) => !h.inFlight && h.waiting === 0).sort((a, b) => a.usedAt - b.usedAt).slice(0, overflow))
       : undefined;
