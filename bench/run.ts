@@ -17,13 +17,14 @@ import { passThrough } from "./scenarios/pass-through.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 import { jwt } from "./scenarios/jwt.ts";
 import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
+import { quotaIsolates } from "./scenarios/quota-isolates.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
 import { passThroughBreakdown } from "./investigations/pass-through-breakdown.ts";
 import { gatewayProfile } from "./investigations/gateway-profile.ts";
 import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, passThroughBreakdown, gatewayProfile, jwtBreakdown];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, quotaIsolates, roomFanout, passThroughBreakdown, gatewayProfile, jwtBreakdown];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };
