@@ -21,7 +21,7 @@ export default defineConfig({
         ],
         test: {
           name: "worker",
-          include: ["test/worker/**/*.test.ts"],
+          include: ["test/worker/**/*.test.ts", "test/unit/**/*.test.ts"],
           globalSetup: ["test/support/echo-origin-setup.ts", "test/support/jwt-jwks-server-setup.ts"],
         },
       },

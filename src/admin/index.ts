@@ -8,15 +8,17 @@ import type { SecretRef } from "../config/common.ts";
 import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
+import type { ExportableTable } from "../openapi/export.ts";
 import { createKeysApi } from "./keys.ts";
+import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
 
 const adminErrors = defineErrors("admin", {
   admin_unauthorized: { status: 401, meaning: "The admin API needs `Authorization: Bearer <token>` with the admin token." },
 });
 
-/** What the admin API reads of the route table. */
-export interface AdminTable { plans?: Record<string, PlanConfig> }
+/** What the admin API reads of the route table (the OpenAPI export reads all of it). */
+export interface AdminTable extends ExportableTable { plans?: Record<string, PlanConfig> }
 
 export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
   const api = new Hono<GatewayEnv>();
@@ -30,9 +32,11 @@ export function createAdminApi(table: AdminTable, admin: { token: SecretRef }) {
     }
     await next();
   });
-  // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5).
+  // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5;
+  // the OpenAPI export: issue 13).
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
+  api.route("/openapi.json", createOpenApiApi(table));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

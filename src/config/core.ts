@@ -112,7 +112,8 @@ export const coreRouteFields = {
 };
 
 export const AdminSchema = z.strictObject({
-  pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, "must be one path segment like /_gateway").default("/_gateway"),
+  pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, "must be one path segment like /_gateway").default("/_gateway")
+    .describe("Path prefix of the admin API (one segment). Default /_gateway."),
   token: SecretRef.describe("Worker secret holding the admin bearer token. Missing secret: admin API off."),
 }).optional().describe("Management API (keys, usage, rooms).");
 

@@ -6,11 +6,13 @@
  */
 import type { AnyPolicy } from "../policy.ts";
 import { apiKeyPolicy } from "./api-key/index.ts";
+import { ipRestrictionPolicy } from "./ip-restriction/index.ts";
 import { jwtPolicy } from "./jwt/index.ts";
 import { rateLimitPolicy } from "./rate-limit/index.ts";
 import { roomPolicy } from "./room/index.ts";
 
 export const POLICIES: readonly AnyPolicy[] = [
+  ipRestrictionPolicy, // first: a refused address costs nothing else
   jwtPolicy, // authentication first: a JWT, then an API key
   apiKeyPolicy,
   rateLimitPolicy, // limits count only authenticated callers

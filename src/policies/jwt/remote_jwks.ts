@@ -187,7 +187,7 @@ export class RemoteJwks {
 }
 
 function defaultCache(): Cache | undefined {
-  return typeof caches === "undefined" ? undefined : (caches as unknown as { default?: Cache }).default;
+  return typeof caches === "undefined" ? undefined : caches.default;
 }
 
 async function fetchJwks(url: string): Promise<{ body: string; maxAgeMs: number }> {

@@ -6,6 +6,7 @@ import { importSPKI } from "jose";
 import type { SecretRef } from "../../config/common.ts";
 import { cryptoKeyFor, parseKeySet, selectKey, type KeyCandidate } from "./keys.ts";
 import { invalidToken, unavailable } from "./errors.ts";
+import { logEvent } from "../../errors.ts";
 import type { JwtAlgorithm } from "./schema.ts";
 
 export class InlineJwks {
@@ -49,7 +50,7 @@ export class PemPublicKey {
     }
     const usable = [...this.imported.values()].some((k) => k !== null);
     if (!usable) {
-      console.error(JSON.stringify({ event: "jwt_public_key_invalid", authorizer: realm }));
+      logEvent("error", "jwt_public_key_invalid", { authorizer: realm });
       throw unavailable("auth_key_invalid", "misconfigured", "The gateway's public key for this authorizer is not usable.", 60);
     }
     const key = this.imported.get(alg);
@@ -102,7 +103,7 @@ export class HmacSecret {
   private report(realm: string, event: string) {
     if (this.reported) return;
     this.reported = true;
-    console.error(JSON.stringify({ event, authorizer: realm, secret: this.ref.env }));
+    logEvent("error", event, { authorizer: realm, secret: this.ref.env });
   }
 }
 

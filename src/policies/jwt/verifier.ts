@@ -13,6 +13,7 @@
  */
 import { errors, jwtVerify, type JWTPayload, type JWSHeaderParameters } from "jose";
 import { invalidToken, JwtRejection, unavailable } from "./errors.ts";
+import { logEvent } from "../../errors.ts";
 import { remoteJwks, type RemoteJwks, type WaitUntil } from "./remote_jwks.ts";
 import type { JwtAlgorithm, JwtAuthorizerConfig } from "./schema.ts";
 import { HmacSecret, InlineJwks, PemPublicKey } from "./static_keys.ts";
@@ -128,7 +129,7 @@ export class JwtVerifier {
     // A CryptoKey that jose refuses for the algorithm (TypeError) or a failing import: the key does
     // not fit this token. Never a 500, never the error text.
     if (error instanceof TypeError) return invalidToken(realm, "token_invalid", "no_key", "No known key can verify this token.");
-    console.error(JSON.stringify({ event: "jwt_verify_failed", authorizer: realm, error: error instanceof Error ? error.name : typeof error }));
+    logEvent("error", "jwt_verify_failed", { authorizer: realm, error: error instanceof Error ? error.name : typeof error });
     return unavailable("auth_unavailable", "unavailable", "The token could not be verified right now.", 5);
   }
 }

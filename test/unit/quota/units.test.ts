@@ -1,8 +1,8 @@
 /** Pure pieces of quotas: durations, calendar periods, client identities, header fields. */
 import { describe, expect, it } from "vitest";
-import { addressKey, claimKey } from "../../src/quota/identity.ts";
-import { rateLimitFields, retryAfterSeconds } from "../../src/quota/headers.ts";
-import { durationMs, periodWindow } from "../../src/quota/periods.ts";
+import { addressKey, claimKey } from "../../../src/quota/identity.ts";
+import { rateLimitFields, retryAfterSeconds } from "../../../src/quota/headers.ts";
+import { durationMs, periodWindow } from "../../../src/quota/periods.ts";
 
 describe("durations", () => {
   it("reads ms, s, m and h", () => {

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canonicalizePath } from "../../src/router/canonical.ts";
-import { RouteMatcher } from "../../src/router/matcher.ts";
-import { compilePathBuilder, compileOrigin } from "../../src/upstream/target.ts";
-import { loadRouteTable } from "../../src/config/index.ts";
-import urlCases from "../fixtures/wpt-urltestdata.json";
+import { canonicalizePath } from "../../../src/router/canonical.ts";
+import { RouteMatcher } from "../../../src/router/matcher.ts";
+import { compilePathBuilder, compileOrigin } from "../../../src/upstream/target.ts";
+import { loadRouteTable } from "../../../src/config/index.ts";
+import urlCases from "../../fixtures/wpt-urltestdata.json";
 
 const ok = (raw: string) => {
   const result = canonicalizePath(raw);

@@ -1,9 +1,9 @@
 /** Verified tokens are remembered per isolate: the signature is checked once, nothing else is relaxed. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { VerifiedTokens } from "../../src/policies/jwt/verified_tokens.ts";
-import { epochNow, mint, utf8, type MintOptions } from "../../tools/jwt-tokens.ts";
-import { TEST_JWT_SECRET } from "../support/jwt-secret.ts";
-import { errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
+import { VerifiedTokens } from "../../../../src/policies/jwt/verified_tokens.ts";
+import { epochNow, mint, utf8, type MintOptions } from "../../../../tools/jwt-tokens.ts";
+import { TEST_JWT_SECRET } from "../../../support/jwt-secret.ts";
+import { errorOf, gatewayFor, route } from "../../../support/worker-gateway.ts";
 
 const token = (options: MintOptions = {}) => mint(utf8(TEST_JWT_SECRET), "HS256", undefined, options);
 const bearer = (jwt: string) => ({ headers: { authorization: `Bearer ${jwt}` } });
