@@ -74,7 +74,7 @@ export interface ReleaseRequest {
 
 /** What `usage` reports: the counter's state, plus units out on leases and the calls answered. */
 export type Usage = Decision & {
-  /** Units granted on leases and not yet reported spent or unspent (already counted in `used`). */
+  /** Units out on leases beyond the requests that waited for them: not yet reported spent or unspent (already counted in `used`). */
   leased: number;
   /** Calls this counter has answered on the request path (consume, acquire, release), all time. */
   calls: number;
@@ -111,8 +111,8 @@ export class QuotaCounter extends DurableObject {
       CREATE TABLE IF NOT EXISTS applied (call_id TEXT PRIMARY KEY, at INTEGER NOT NULL, decision TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS applied_by_time ON applied (at);
       CREATE TABLE IF NOT EXISTS leases (
-        id TEXT PRIMARY KEY, units INTEGER NOT NULL, spent INTEGER NOT NULL, period_start INTEGER,
-        expires_at INTEGER NOT NULL, settled INTEGER NOT NULL
+        id TEXT PRIMARY KEY, units INTEGER NOT NULL, spent INTEGER NOT NULL, waited INTEGER NOT NULL,
+        period_start INTEGER, expires_at INTEGER NOT NULL, settled INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS stats (id INTEGER PRIMARY KEY CHECK (id = 1), calls INTEGER NOT NULL);
     `);
@@ -166,13 +166,17 @@ export class QuotaCounter extends DurableObject {
       }
       const granted = grant(limits, state, request, now, ttlMs >= LEASE_MIN_TTL_MS);
       let lease: string | null = null;
+      // `spent` is what the isolate reported; `waited`, the units of this call's waiting requests,
+      // spent as soon as the grant arrives (the next report includes them). `usage` counts the rest
+      // as leased; a settle may give back up to units - spent.
+      const waited = Math.min(granted.units, request.need);
       if (open && request.lease) {
         lease = request.lease.id;
-        sql.exec("UPDATE leases SET units = units + ?, spent = max(spent, min(units, ?)), expires_at = ? WHERE id = ?",
-          granted.units, request.lease.spent, now + ttlMs, lease);
+        sql.exec("UPDATE leases SET spent = max(spent, min(units, ?)), waited = ?, units = units + ?, expires_at = ? WHERE id = ?",
+          request.lease.spent, waited, granted.units, now + ttlMs, lease);
       } else if (granted.units > 0) {
         lease = crypto.randomUUID();
-        sql.exec("INSERT INTO leases (id, units, spent, period_start, expires_at, settled) VALUES (?, ?, 0, ?, ?, 0)", lease, granted.units, period, now + ttlMs);
+        sql.exec("INSERT INTO leases (id, units, spent, waited, period_start, expires_at, settled) VALUES (?, ?, 0, ?, ?, ?, 0)", lease, granted.units, waited, period, now + ttlMs);
       }
       this.#store(granted.state);
       const answer: Omit<Grant, "replayed"> = { lease, units: granted.units, ttlMs, decision: granted.decision };
@@ -205,7 +209,7 @@ export class QuotaCounter extends DurableObject {
     const sql = this.ctx.storage.sql;
     const period = periodOf(limits, state, now);
     const leased = sql.exec<{ n: number | null }>(
-      "SELECT sum(units - spent) AS n FROM leases WHERE settled = 0 AND period_start IS ?", period,
+      "SELECT sum(max(0, units - spent - waited)) AS n FROM leases WHERE settled = 0 AND period_start IS ?", period,
     ).one().n ?? 0;
     const calls = sql.exec<{ calls: number }>("SELECT calls FROM stats WHERE id = 1").toArray()[0]?.calls ?? 0;
     return { ...peek(limits, state, now), leased, calls };

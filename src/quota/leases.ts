@@ -20,8 +20,8 @@
  *   in exact counting.
  *
  * Sizing (the isolate asks, the counter caps; see `#target` and decision.ts `grant`): about one
- * second of what this isolate spends for the identity, at least LEASE_MIN_UNITS when it would spend
- * them within the lease's life, capped at LEASE_MAX_UNITS and the plan's burst; a call asks for
+ * second of what this isolate spends for the identity, at least LEASE_MIN_UNITS, never more than it
+ * spends in half a lease's life, capped at LEASE_MAX_UNITS and the plan's burst; a call asks for
  * the units of the requests waiting on it plus enough to bring the lease to 1.5x that target. The
  * counter grants the waiting requests' units as available, and of the rest at most a quarter of
  * what it has left, so the last units of a quota go out one call at a time.
@@ -38,7 +38,7 @@ import type { AcquireRequest, Grant } from "./durable_object.ts";
 
 /** Local margin before a lease's expiry: spending stops this long before the lease's time to live ends. */
 export const LEASE_SKEW_MARGIN_MS = 500;
-/** A target below this is raised to it when the isolate would spend that many within the lease's life. */
+/** A target below this is raised to it, up to what the isolate spends in half a lease's life. */
 export const LEASE_MIN_UNITS = 32;
 /** Upper bound of a target (one isolate, one identity). */
 export const LEASE_MAX_UNITS = 10_000;
@@ -80,10 +80,11 @@ interface Holding {
   refused: { until: number; cost: number; plan: string; decision: Decision; at: number } | undefined;
   /** The counter's last answer and when it arrived: the base of the RateLimit fields. */
   snapshot: { decision: Decision; at: number } | undefined;
-  /** Spend rate: units spent in the window that began at `windowStart`, and the last full window's rate per second. */
+  /** Spend: units spent in the window that began at `windowStart`, and in the window before it (at least 1 s long). */
   windowStart: number;
   windowSpent: number;
-  rate: number;
+  lastSpent: number;
+  lastMs: number;
   renewFailedAt: number;
   usedAt: number;
 }
@@ -178,7 +179,7 @@ export class LeaseBook {
     if (!h) {
       h = {
         counter, plan: plan.name, limits: plan.limits, lease: undefined, settle: undefined, inFlight: undefined, waiting: 0,
-        refused: undefined, snapshot: undefined, windowStart: now, windowSpent: 0, rate: 0, renewFailedAt: -Infinity, usedAt: now,
+        refused: undefined, snapshot: undefined, windowStart: now, windowSpent: 0, lastSpent: 0, lastMs: 0, renewFailedAt: -Infinity, usedAt: now,
       };
       this.#holdings.set(counter, h);
     }
@@ -238,7 +239,7 @@ export class LeaseBook {
     if (lease) lease.reported = lease.spent;
     let taken: Taken = { ok: false, error: new Error("lease call did not settle") };
     const call = acquireOnce(ctx.ns, h.counter, request).then(
-      (grant) => { taken = this.#apply(h, plan, grant, sentAt, min, lease?.id); },
+      (grant) => { taken = this.#apply(h, plan, grant, sentAt, min, need, lease?.id); },
       (error: unknown) => {
         if (settle && !h.settle) h.settle = settle; // it may not have arrived: report it again (settling is idempotent)
         if (min === 0) {
@@ -257,7 +258,7 @@ export class LeaseBook {
   }
 
   /** Applies a grant to `h`; returns the decision for the request that made the call. */
-  #apply(h: Holding, plan: ResolvedPlan, grant: Grant, sentAt: number, min: number, asked: string | undefined): Taken {
+  #apply(h: Holding, plan: ResolvedPlan, grant: Grant, sentAt: number, min: number, need: number, asked: string | undefined): Taken {
     const now = this.clock();
     h.snapshot = { decision: grant.decision, at: now };
     const expiresAt = sentAt + grant.ttlMs - LEASE_SKEW_MARGIN_MS;
@@ -278,6 +279,8 @@ export class LeaseBook {
         if (h.lease) this.#retire(h); // calls that overlapped (a waiter gave up on a slow one)
         h.lease = { id: grant.lease, left, expiresAt, spent: 0, reported: 0 };
       }
+      // The counter takes the waiting requests' units as spent already (they are, in a moment).
+      h.lease.reported += Math.min(grant.units, need);
     }
     if (grant.decision.allowed) h.refused = undefined;
     else h.refused = { until: now + Math.min(grant.decision.retryAfterMs, REFUSAL_HOLD_MS), cost: Math.max(1, min), plan: plan.name, decision: grant.decision, at: now };
@@ -301,11 +304,12 @@ export class LeaseBook {
     else this.#orphans.push({ counter: h.counter, limits: h.limits, plan: h.plan, ...unused });
   }
 
-  /** Units per second this isolate spends for `h`: the last full second, or this one so far if more. */
+  /** Counts units spent for `h` in windows of at least a second (a window closes at the first spend after its second). */
   #count(h: Holding, units: number, now: number): void {
     const elapsed = now - h.windowStart;
     if (elapsed >= 1_000) {
-      h.rate = (h.windowSpent * 1_000) / elapsed;
+      h.lastSpent = h.windowSpent;
+      h.lastMs = elapsed;
       h.windowStart = now;
       h.windowSpent = 0;
     }
@@ -313,16 +317,21 @@ export class LeaseBook {
   }
 
   /**
-   * The lease size this isolate aims at for `h`: one second of its spend, raised to
-   * LEASE_MIN_UNITS if it would spend that many within a lease's life, capped at LEASE_MAX_UNITS
-   * and at the plan's burst and quota. 0 before anything was spent (the first call asks for its own units).
+   * The lease size this isolate aims at for `h`: one second of its spend, at least LEASE_MIN_UNITS,
+   * but never more than it spends in half a lease's life (so a rarely seen identity gets no units
+   * it would only give back), capped at LEASE_MAX_UNITS and at the plan's burst and quota.
+   * 0 before anything was spent: the first call asks for its own units only.
    */
   #target(h: Holding, now: number): number {
     const elapsed = now - h.windowStart;
+    // Per second, short term: this window so far (what it holds was spent within the last second),
+    // or the one before if it just closed. Long term: both windows together, at least a second.
     const current = elapsed >= 1_000 ? (h.windowSpent * 1_000) / elapsed : h.windowSpent;
-    const rate = Math.max(current, elapsed < 2_000 ? h.rate : 0);
-    const life = Math.floor((rate * (LEASE_TTL_MS - LEASE_SKEW_MARGIN_MS)) / 1_000);
-    const target = Math.max(Math.ceil(rate), Math.min(LEASE_MIN_UNITS, life));
+    const short = Math.max(current, elapsed < 2_000 && h.lastMs > 0 ? (h.lastSpent * 1_000) / h.lastMs : 0);
+    const long = ((h.lastSpent + h.windowSpent) * 1_000) / Math.max(h.lastMs + elapsed, 1_000);
+    // Half a lease's life at the long-term rate: what it will surely spend before the lease ends.
+    const withinLife = Math.floor((long * (LEASE_TTL_MS - LEASE_SKEW_MARGIN_MS)) / 2_000);
+    const target = Math.min(Math.max(Math.ceil(short), LEASE_MIN_UNITS), withinLife);
     return Math.min(target, LEASE_MAX_UNITS, h.limits.rate?.burst ?? Infinity, h.limits.quota?.limit ?? Infinity);
   }
 

@@ -153,11 +153,11 @@ describe("giving units back", () => {
 });
 
 describe("the lease table", () => {
-  it("reports units out on leases and the calls answered in usage", async () => {
+  it("reports units out on leases, beyond those of the requests that waited for them, and the calls answered", async () => {
     const { stub } = await counterWithClock(T0);
-    await acquire(stub, hour(100), { min: 1, need: 4, want: 4 });
-    await acquire(stub, hour(100), { min: 1, need: 2, want: 2 });
-    expect(await usage(stub, hour(100))).toMatchObject({ leased: 6, calls: 2, quota: { used: 6 } });
+    await acquire(stub, hour(100), { min: 1, need: 1, want: 4 });
+    await acquire(stub, hour(100), { min: 1, need: 2, want: 3 });
+    expect(await usage(stub, hour(100))).toMatchObject({ leased: 3 + 1, calls: 2, quota: { used: 7 } });
   });
 
   it("forgets settled leases and leases nobody reported after the retention, in the alarm", async () => {

@@ -79,6 +79,16 @@ describe("a hot identity", () => {
     expect((await usageOf(id)).counterCalls).toBeLessThanOrEqual(3);
   });
 
+  it("a rarely seen identity costs one call per request, as exact counting does: no units it would only give back", async () => {
+    const isolate = otherIsolate();
+    const clock = { now: Date.now() };
+    isolate.book.clock = () => clock.now;
+    const counter = `test:${crypto.randomUUID()}`;
+    for (let i = 0; i < 12; i++) { await isolate.take(counter, plan("thousand")); clock.now += 10_000; }
+    await isolate.idle();
+    expect(await counterUsage(counter, plan("thousand"))).toMatchObject({ calls: 12, leased: 0, quota: { used: 12 } });
+  });
+
   it("under counting: exact, still makes one counter call per request", async () => {
     const { id, key } = await createKey("exact");
     for (let i = 0; i < 20; i++) await useKey(key);
@@ -125,6 +135,7 @@ describe("several isolates on one counter", () => {
     const { id, key } = await createKey("hot");
     const other = otherIsolate();
     for (let i = 0; i < 30; i++) await other.take(counterName.key(id), plan("hot"));
+    await other.idle();
     const outThere = other.book.unspent(counterName.key(id));
     expect(outThere).toBeGreaterThan(0);
     await useKey(key);
