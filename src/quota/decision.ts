@@ -131,23 +131,25 @@ export function peek(limits: Limits, state: CounterState, now: number): Decision
  *   last units go only to requests that wait for them, one call at a time, as in exact counting,
  *   and no isolate takes much of what is left on speculation. (A bucket refills by itself, so its
  *   tokens are not rationed this way; the isolate's `want` bounds what it takes.)
- * - `extra: false` (a lease too close to its quota period's end to be spent) grants `min` only.
+ * - `scope` narrows it close to the quota period's end: `"need"` (a lease too short to spend on
+ *   speculation) grants no more than the waiting requests' units, `"min"` (too short even for them)
+ *   only the units of the request that asked.
  *
  * Granted units are consumed here, from the bucket and the quota alike, exactly as `decide`
  * consumes an admitted request of that weight: the counter counts a leased unit as spent.
  */
 export const GRANT_SHARE = 4;
 
-export function grant(limits: Limits, state: CounterState, ask: { min: number; need: number; want: number }, now: number, extra = true): { units: number; decision: Decision; state: CounterState } {
+export function grant(limits: Limits, state: CounterState, ask: { min: number; need: number; want: number }, now: number, scope: "all" | "need" | "min" = "all"): { units: number; decision: Decision; state: CounterState } {
   const look = peek(limits, state, now);
   const quotaFree = look.quota?.remaining ?? Infinity;
   const free = Math.min(look.rate?.remaining ?? Infinity, quotaFree); // whole units the counter has now
   if (ask.min > 0 && free < ask.min) return { units: 0, ...decide(limits, state, ask.min, now) };
   if (free < 1) return { units: 0, ...decide(limits, state, 1, now) };
   let units = ask.min;
-  if (extra) {
+  if (scope !== "min") {
     const base = Math.min(Math.max(ask.need, ask.min), free);
-    units = base + Math.min(Math.max(0, ask.want - base), free - base, Math.floor((quotaFree - base) / GRANT_SHARE));
+    units = scope === "need" ? base : base + Math.min(Math.max(0, ask.want - base), free - base, Math.floor((quotaFree - base) / GRANT_SHARE));
   }
   if (units === 0) return { units: 0, decision: look, state: decide(limits, state, 0, now).state };
   return { units, ...decide(limits, state, units, now) };
@@ -159,8 +161,20 @@ export function grant(limits: Limits, state: CounterState, ask: { min: number; n
  * lease worth dozens of requests; short enough that units an idle isolate holds come back soon.
  */
 export const LEASE_TTL_MS = 15_000;
-/** Closer than this to the quota period's end, a grant carries only the units a request waits for. */
+/** Closer than this to the quota period's end, a grant carries only the units requests wait for. */
 export const LEASE_MIN_TTL_MS = 1_000;
+/**
+ * The isolate stops spending a lease this long before its time to live ends (leases.ts): it
+ * measures the life from when it sent the call, and its clock may run slow or step back.
+ */
+export const LEASE_SKEW_MARGIN_MS = 500;
+/** A grant whose life is shorter than the margin plus this carries only the asking request's units. */
+const WAITERS_SLACK_MS = 100;
+
+/** How much of what is asked a grant may carry with `ttlMs` left to live (see `grant`). */
+export function grantScope(ttlMs: number): "all" | "need" | "min" {
+  return ttlMs >= LEASE_MIN_TTL_MS ? "all" : ttlMs >= LEASE_SKEW_MARGIN_MS + WAITERS_SLACK_MS ? "need" : "min";
+}
 
 /**
  * Units an isolate reports it did not spend, given back: to the quota when they were granted in

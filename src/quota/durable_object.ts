@@ -25,7 +25,7 @@
  * period.
  */
 import { DurableObject } from "cloudflare:workers";
-import { EMPTY_STATE, LEASE_MIN_TTL_MS, LEASE_TTL_MS, credit, decide, grant, peek, periodOf, type CounterState, type Decision, type Limits } from "./decision.ts";
+import { EMPTY_STATE, LEASE_TTL_MS, credit, decide, grant, grantScope, peek, periodOf, type CounterState, type Decision, type Limits } from "./decision.ts";
 import { PERIODS } from "./schema.ts";
 
 /** How long a call id is remembered: far beyond one retry (a limiter call times out after seconds). */
@@ -164,7 +164,7 @@ export class QuotaCounter extends DurableObject {
         if (row && row.settled === 0 && row.expires_at > now && row.period_start === period) open = row;
         else if (row && row.settled === 0) sql.exec("UPDATE leases SET settled = 1 WHERE id = ?", request.lease.id);
       }
-      const granted = grant(limits, state, request, now, ttlMs >= LEASE_MIN_TTL_MS);
+      const granted = grant(limits, state, request, now, grantScope(ttlMs));
       let lease: string | null = null;
       // `spent` is what the isolate reported; `waited`, the units of this call's waiting requests,
       // spent as soon as the grant arrives (the next report includes them). `usage` counts the rest

@@ -7,7 +7,7 @@
 export type { QuotaCounter, ConsumeRequest, CounterDecision, AcquireRequest, Grant, ReleaseRequest, Usage } from "./durable_object.ts";
 export { consumeOnce, counterName, maxCost, resolvePlan, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
 export type { Decision, Limits } from "./decision.ts";
-export { leases, LeaseBook, LEASE_SKEW_MARGIN_MS, type LeaseContext, type Taken } from "./leases.ts";
+export { leases, LeaseBook, type LeaseContext, type Taken } from "./leases.ts";
 export { usageOf, type KeyUsage } from "./usage.ts";
 export { addRateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
 export { addressKey, claimKey } from "./identity.ts";

@@ -33,11 +33,9 @@
  * call has ended (the same rule as src/policies/jwt/remote_jwks.ts).
  */
 import { acquireOnce, LIMITER_TIMEOUT_MS, releaseOnce, type CounterNamespace, type ResolvedPlan } from "./client.ts";
-import { LEASE_TTL_MS, type Decision, type Limits } from "./decision.ts";
+import { LEASE_SKEW_MARGIN_MS, LEASE_TTL_MS, type Decision, type Limits } from "./decision.ts";
 import type { AcquireRequest, Grant } from "./durable_object.ts";
 
-/** Local margin before a lease's expiry: spending stops this long before the lease's time to live ends. */
-export const LEASE_SKEW_MARGIN_MS = 500;
 /** A target below this is raised to it, up to what the isolate spends in half a lease's life. */
 export const LEASE_MIN_UNITS = 32;
 /** Upper bound of a target (one isolate, one identity). */
@@ -337,7 +335,7 @@ export class LeaseBook {
 
   /** The decision for an admitted request, from the counter's last answer and what this isolate holds. */
   #view(h: Holding, now: number, left: number): Decision {
-    return aged({ ...h.snapshot!.decision, allowed: true, retryAfterMs: 0, refusedBy: undefined }, now - h.snapshot!.at, left);
+    return aged(h.snapshot!.decision, now - h.snapshot!.at, left, true);
   }
 
   /**
@@ -380,10 +378,10 @@ export const leases = new LeaseBook();
  * A counter decision `elapsedMs` later, with `held` units this isolate holds added to what is
  * remaining (they are this identity's, unspent). Units leased to other isolates stay counted as spent.
  */
-function aged(d: Decision, elapsedMs: number, held: number): Decision {
+function aged(d: Decision, elapsedMs: number, held: number, allowed = d.allowed): Decision {
   const elapsed = Math.max(0, elapsedMs);
-  const out: Decision = { allowed: d.allowed, retryAfterMs: d.allowed ? 0 : Math.max(0, d.retryAfterMs - elapsed) };
-  if (d.refusedBy) out.refusedBy = d.refusedBy;
+  const out: Decision = { allowed, retryAfterMs: allowed ? 0 : Math.max(0, d.retryAfterMs - elapsed) };
+  if (!allowed && d.refusedBy) out.refusedBy = d.refusedBy;
   if (d.rate) {
     const { limit, perMs, burst } = d.rate;
     const refilled = Math.min(burst, d.rate.remaining + Math.floor((elapsed * limit) / perMs));

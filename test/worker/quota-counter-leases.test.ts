@@ -1,7 +1,7 @@
 /** The QuotaCounter's side of leases on its own: grant sizing, never more than it has, settling, periods, persistence. */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { LEASE_MIN_TTL_MS, LEASE_TTL_MS, type Limits } from "../../src/quota/decision.ts";
+import { LEASE_MIN_TTL_MS, LEASE_SKEW_MARGIN_MS, LEASE_TTL_MS, type Limits } from "../../src/quota/decision.ts";
 import { LEASE_RETENTION_MS, type AcquireRequest, type Grant, type QuotaCounter, type Usage } from "../../src/quota/durable_object.ts";
 
 /** A counter of its own, with a clock the test moves. */
@@ -76,9 +76,12 @@ describe("a lease grant", () => {
     const { stub, clock } = await counterWithClock(end - 4_000);
     const near = await acquire(stub, hour(100), { min: 1, need: 1, want: 50 });
     expect(near.ttlMs).toBe(4_000);
-    clock.now = end - LEASE_MIN_TTL_MS + 1;
+    clock.now = end - LEASE_MIN_TTL_MS + 1; // no speculation: the waiting requests' units only
     const last = await acquire(stub, hour(100), { min: 1, need: 3, want: 50 });
-    expect([last.units, last.ttlMs]).toEqual([1, LEASE_MIN_TTL_MS - 1]);
+    expect([last.units, last.ttlMs]).toEqual([3, LEASE_MIN_TTL_MS - 1]);
+    clock.now = end - LEASE_SKEW_MARGIN_MS; // too short for waiters to spend: the asking request's unit only
+    const final = await acquire(stub, hour(100), { min: 1, need: 3, want: 50 });
+    expect([final.units, final.ttlMs]).toEqual([1, LEASE_SKEW_MARGIN_MS]);
   });
 });
 
