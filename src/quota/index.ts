@@ -9,6 +9,6 @@ export { consumeOnce, counterName, maxCost, resolvePlan, LIMITER_TIMEOUT_MS, typ
 export type { Decision, Limits } from "./decision.ts";
 export { leases, LeaseBook, type LeaseContext, type Taken } from "./leases.ts";
 export { usageOf, type KeyUsage } from "./usage.ts";
-export { addRateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
+export { RateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
 export { addressKey, claimKey } from "./identity.ts";
 export { PlanSchema, PERIODS, Duration, type PlanConfig } from "./schema.ts";

@@ -16,7 +16,7 @@ import type { GatewayContext, GatewayMiddleware } from "../../context.ts";
 import { setResponseHeader, waitUntilOf } from "../../context.ts";
 import { defineErrors, errorText, logEvent } from "../../errors.ts";
 import {
-  addressKey, addRateLimitHeaders, claimKey, consumeOnce, counterName, leases, maxCost, resolvePlan, retryAfterSeconds,
+  addressKey, claimKey, consumeOnce, counterName, leases, maxCost, RateLimitHeaders, resolvePlan, retryAfterSeconds,
   type Decision, type LeaseContext, type PlanConfig, type ResolvedPlan,
 } from "../../quota/index.ts";
 
@@ -73,10 +73,10 @@ export function rateLimit(options: RateLimitOptions): GatewayMiddleware {
   if (checks.length === 0) throw new TypeError(`route "${routeId}": rate-limit policy without a limit`);
 
   return async function rateLimit(c, next) {
-    const headers = new Headers();
+    const headers = new RateLimitHeaders();
     for (const check of checks) await enforce(c, check(c), cost, headers);
     await next();
-    for (const [name, value] of headers) setResponseHeader(c, name, value, true);
+    for (const [name, value] of headers.entries()) setResponseHeader(c, name, value, true);
   };
 }
 
@@ -101,7 +101,7 @@ function identityOf(c: GatewayContext, by: By, claim: string | undefined): strin
   return key;
 }
 
-async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost: number, headers: Headers): Promise<void> {
+async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost: number, headers: RateLimitHeaders): Promise<void> {
   // A fresh id per request and counter: the client's X-Request-Id is never used, or a client could
   // replay an id to get a stored "allowed" decision for free.
   let decision: Decision;
@@ -119,7 +119,7 @@ async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost:
     if (plan.onLimiterError === "open") return;
     throw rateLimitErrors.limiter_unavailable("The rate limiter is unavailable; try again shortly.", { "retry-after": "1" });
   }
-  addRateLimitHeaders(headers, scope, decision);
+  headers.add(scope, decision);
   if (!decision.allowed) throw refusal(plan, decision, headers);
 }
 
@@ -133,8 +133,8 @@ function leaseContext(c: GatewayContext): LeaseContext {
   };
 }
 
-function refusal(plan: ResolvedPlan, decision: Decision, headers: Headers) {
-  const extra = { ...Object.fromEntries(headers), "retry-after": retryAfterSeconds(decision.retryAfterMs) };
+function refusal(plan: ResolvedPlan, decision: Decision, headers: RateLimitHeaders) {
+  const extra = { ...Object.fromEntries(headers.entries()), "retry-after": retryAfterSeconds(decision.retryAfterMs) };
   if (decision.refusedBy === "quota") {
     const q = decision.quota!;
     return rateLimitErrors.quota_exceeded(`Quota of plan "${plan.name}" exhausted: ${q.limit} per ${q.period} (UTC); it resets at ${new Date(q.periodEnd).toISOString()}.`, extra);
