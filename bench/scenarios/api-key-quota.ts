@@ -136,14 +136,16 @@ export const apiKeyQuota: Scenario = {
       const medians = new Map(targets.map((t) => [t, medianOf(max.get(t.label)!, t.label)]));
       const rate = Math.round(medians.get(pass)!.rps / 2);
       ctx.log(`half of pass-through's maximum: ${rate} req/s paced`);
-      const pacedRuns = await interleaved(targets, 2, async (t, label) => {
+      // counting: exact cannot serve that rate on one key (it is a fraction of its maximum): left out.
+      const pacedTargets = targets.filter((t) => t !== exactKey);
+      const pacedRuns = await interleaved(pacedTargets, 2, async (t, label) => {
         // pacedLoad sends fixed headers: the 1,000-key target is paced on its first key.
         const r = await pacedLoad(label, t.url, { rate, seconds: run, maxSockets: c, cpuPid, headers: t.headerCycle?.[0] ?? t.headers });
         answered.set(t, answered.get(t)! + okCount(r) + r.non2xx);
         ctx.log(`  ${label}: p50 ${fmt(r.p50, 3)} ms`);
         return r;
       });
-      const paced = new Map(targets.map((t) => [t, medianOf(pacedRuns.get(t.label)!, t.label)]));
+      const paced = new Map(pacedTargets.map((t) => [t, medianOf(pacedRuns.get(t.label)!, t.label)]));
       await new Promise((r) => setTimeout(r, 500)); // renewals in flight settle
       const callsPerRequest = new Map<Target, { calls: number; requests: number }>();
       for (const t of targets) if (t.keys) callsPerRequest.set(t, { calls: (await counterCalls(t.keys)) - callsBefore.get(t)!, requests: answered.get(t)! });
@@ -186,13 +188,13 @@ export const apiKeyQuota: Scenario = {
           `The hot-key and pass-through rows send the same \`x-api-key\`; the ${MANY_KEYS}-key row sends ${MANY_KEYS} keys in turn (each key about 1/${MANY_KEYS} of the traffic). ` +
           `Durable Objects run in the same workerd process (SQLite on local disk), so workerd CPU per request includes the counters' work.`,
         `Throughput: autocannon, ${c} connections, ${ROUNDS} interleaved rounds of ${run} s per target after a 2 s warm-up of each, medians over rounds. ` +
-          `Paced: ${rate} req/s (half of pass-through's maximum), 2 interleaved rounds of ${run} s per target (the ${MANY_KEYS}-key target is paced on one of its keys).`,
+          `Paced: ${rate} req/s (half of pass-through's maximum), 2 interleaved rounds of ${run} s per target (the ${MANY_KEYS}-key target is paced on one of its keys; the exact-counting key is not paced: that rate is above what it can serve).`,
         "",
         "### Summary",
         "",
         table(["route", "req/s", "vs pass-through", "p50 ms", "p99 ms", "workerd CPU us/request", "added CPU us/request", `p50 ms at ${rate} req/s`, `p99 ms at ${rate} req/s`], targets.map((t) => {
-          const m = medians.get(t)!, h = paced.get(t)!;
-          return [t.label, fmt(m.rps, 0), `${fmt(m.rps / p.rps)}x`, fmt(m.p50), fmt(m.p99), fmt(cpu(m), 1), signed(cpu(m) - cpu(p)), fmt(h.p50, 3), fmt(h.p99, 3)];
+          const m = medians.get(t)!, h = paced.get(t);
+          return [t.label, fmt(m.rps, 0), `${fmt(m.rps / p.rps)}x`, fmt(m.p50), fmt(m.p99), fmt(cpu(m), 1), signed(cpu(m) - cpu(p)), h ? fmt(h.p50, 3) : "-", h ? fmt(h.p99, 3) : "-"];
         })),
         "",
         "### Durable Object calls per request",

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGateway } from "../../src/app.ts";
 import { loadRouteTable } from "../../src/config/index.ts";
 import { POLICIES } from "../../src/policies/index.ts";
+import { LEASE_TTL_MS } from "../../src/quota/decision.ts";
 import { LeaseBook, leases, type LeaseContext } from "../../src/quota/leases.ts";
 import { counterName, resolvePlan, type QuotaCounter, type ResolvedPlan, type Usage } from "../../src/quota/index.ts";
 import { ADMIN_HEADERS, createKey as createKeyThrough, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
@@ -84,7 +85,7 @@ describe("a hot identity", () => {
     const clock = { now: Date.now() };
     isolate.book.clock = () => clock.now;
     const counter = `test:${crypto.randomUUID()}`;
-    for (let i = 0; i < 12; i++) { await isolate.take(counter, plan("thousand")); clock.now += 10_000; }
+    for (let i = 0; i < 12; i++) { await isolate.take(counter, plan("thousand")); clock.now += 20_000; } // less than once in 15 s
     await isolate.idle();
     expect(await counterUsage(counter, plan("thousand"))).toMatchObject({ calls: 12, leased: 0, quota: { used: 12 } });
   });
@@ -252,7 +253,7 @@ describe("lease lifetime", () => {
     for (let i = 0; i < 20; i++) { await isolate.take(counter, plan("thousand")); clock.now += 10; }
     await isolate.idle();
     expect(isolate.book.unspent(counter)).toBeGreaterThan(0);
-    clock.now += 20_000; // past any lease's life
+    clock.now += LEASE_TTL_MS; // past any lease's life
     await isolate.take(other, plan("thousand")); // any request sweeps
     await isolate.idle();
     expect(await counterUsage(counter, plan("thousand"))).toMatchObject({ leased: 0, quota: { used: 20 } });
