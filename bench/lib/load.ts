@@ -130,6 +130,8 @@ export interface PacedOptions {
   /** A server process whose CPU time per request to report (workerd). */
   cpuPid?: number | undefined;
   headers?: Record<string, string>;
+  /** Headers taken in turn, one set per request (added to `headers`). */
+  headerCycle?: Record<string, string>[];
 }
 
 export async function pacedLoad(label: string, url: string, options: PacedOptions): Promise<LoadResult> {
@@ -145,7 +147,8 @@ export async function pacedLoad(label: string, url: string, options: PacedOption
   const fire = (scheduled: number) =>
     new Promise<void>((resolve) => {
       inFlight++;
-      const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname + target.search, headers: options.headers }, (res) => {
+      const headers = options.headerCycle ? { ...options.headers, ...options.headerCycle[sent % options.headerCycle.length] } : options.headers;
+      const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname + target.search, headers }, (res) => {
         res.on("data", () => {});
         res.on("end", () => {
           const status = res.statusCode ?? 0;

@@ -157,9 +157,9 @@ export function grant(limits: Limits, state: CounterState, ask: { min: number; n
 
 /**
  * A lease's time to live, from the grant (the isolate measures it from when it sent the call, so
- * it stops earlier, never later). Long enough that an identity seen twice a second on an isolate
- * gets a lease worth dozens of requests (the isolate sizes leases to half this life, leases.ts);
- * short enough that units an isolate that went quiet holds come back within half a minute.
+ * it stops earlier, never later). Long enough that an identity seen once a second on an isolate
+ * gets a lease worth dozens of requests (the isolate sizes leases to what it spends in this life,
+ * leases.ts); short enough that units an isolate that went quiet holds come back within half a minute.
  */
 export const LEASE_TTL_MS = 30_000;
 /** Closer than this to the quota period's end, a grant carries only the units requests wait for. */

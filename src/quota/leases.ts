@@ -21,7 +21,7 @@
  *
  * Sizing (the isolate asks, the counter caps; see `#target` and decision.ts `grant`): about one
  * second of what this isolate spends for the identity, at least LEASE_MIN_UNITS, never more than it
- * spends in half a lease's life, capped at LEASE_MAX_UNITS and the plan's burst; a call asks for
+ * spends in a lease's life, capped at LEASE_MAX_UNITS and the plan's burst; a call asks for
  * the units of the requests waiting on it plus enough to bring the lease to 1.5x that target. The
  * counter grants the waiting requests' units as available, and of the rest at most a quarter of
  * what it has left, so the last units of a quota go out one call at a time.
@@ -36,7 +36,7 @@ import { acquireOnce, LIMITER_TIMEOUT_MS, releaseOnce, type CounterNamespace, ty
 import { LEASE_SKEW_MARGIN_MS, LEASE_TTL_MS, type Decision, type Limits } from "./decision.ts";
 import type { AcquireRequest, Grant } from "./durable_object.ts";
 
-/** A target below this is raised to it, up to what the isolate spends in half a lease's life. */
+/** A target below this is raised to it, up to what the isolate spends in a lease's life. */
 export const LEASE_MIN_UNITS = 32;
 /** Upper bound of a target (one isolate, one identity). */
 export const LEASE_MAX_UNITS = 10_000;
@@ -316,8 +316,9 @@ export class LeaseBook {
 
   /**
    * The lease size this isolate aims at for `h`: one second of its spend, at least LEASE_MIN_UNITS,
-   * but never more than it spends in half a lease's life (so a rarely seen identity gets no units
-   * it would only give back), capped at LEASE_MAX_UNITS and at the plan's burst and quota.
+   * but never more than it spends in a lease's life, and nothing for an identity seen less than
+   * twice in one (it would get units only to give them back); capped at LEASE_MAX_UNITS and at the
+   * plan's burst and quota.
    * 0 before anything was spent: the first call asks for its own units only.
    */
   #target(h: Holding, now: number): number {
@@ -327,9 +328,9 @@ export class LeaseBook {
     const current = elapsed >= 1_000 ? (h.windowSpent * 1_000) / elapsed : h.windowSpent;
     const short = Math.max(current, elapsed < 2_000 && h.lastMs > 0 ? (h.lastSpent * 1_000) / h.lastMs : 0);
     const long = ((h.lastSpent + h.windowSpent) * 1_000) / Math.max(h.lastMs + elapsed, 1_000);
-    // Half a lease's life at the long-term rate: what it will surely spend before the lease ends.
-    const withinLife = Math.floor((long * (LEASE_TTL_MS - LEASE_SKEW_MARGIN_MS)) / 2_000);
-    const target = Math.min(Math.max(Math.ceil(short), LEASE_MIN_UNITS), withinLife);
+    // What it spends in a lease's life at the long-term rate; under 2, a lease is not worth its units.
+    const withinLife = Math.floor((long * (LEASE_TTL_MS - LEASE_SKEW_MARGIN_MS)) / 1_000);
+    const target = withinLife < 2 ? 0 : Math.min(Math.max(Math.ceil(short), LEASE_MIN_UNITS), withinLife);
     return Math.min(target, LEASE_MAX_UNITS, h.limits.rate?.burst ?? Infinity, h.limits.quota?.limit ?? Infinity);
   }
 
