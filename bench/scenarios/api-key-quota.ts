@@ -177,6 +177,7 @@ export const apiKeyQuota: Scenario = {
       medians.set(manyKeys, manyMax);
 
       const cpu = (r: LoadResult) => r.cpuUsPerRequest ?? NaN;
+      const manyKeptUp = manyPaced[0]!.p99 < 1000 && manyPaced[0]!.errors + manyPaced[0]!.non2xx === 0;
       const p = medians.get(pass)!, q = paced.get(pass)!;
       const ratio = (t: Target) => medians.get(t)!.rps / p.rps;
       const cpr = (t: Target) => { const x = callsPerRequest.get(t)!; return x.calls / x.requests; };
@@ -193,11 +194,17 @@ export const apiKeyQuota: Scenario = {
           measured: `${fmt(paced.get(t)!.p50, 3)} vs ${fmt(q.p50, 3)} ms (${signed(paced.get(t)!.p50 - q.p50, 3)})`,
           pass: paced.get(t)!.p50 - q.p50 <= 0.5,
         })),
-        ...[hotKey, manyKeys].map((t): Check => ({
-          target: `${t.label}: QuotaCounter calls per request at steady state <= 0.05`,
-          measured: `${fmt(cpr(t), 4)} (${callsPerRequest.get(t)!.calls} calls / ${callsPerRequest.get(t)!.requests} requests)`,
-          pass: cpr(t) <= 0.05,
-        })),
+        {
+          target: `${hotKey.label}: QuotaCounter calls per request at steady state <= 0.05`,
+          measured: `${fmt(cpr(hotKey), 4)} (${callsPerRequest.get(hotKey)!.calls} calls / ${callsPerRequest.get(hotKey)!.requests} requests)`,
+          pass: cpr(hotKey) <= 0.05,
+        },
+        {
+          // Only a run that kept up is at steady state: an overloaded one delays and bunches each key's requests.
+          target: `${manyKeys.label}: QuotaCounter calls per request at steady state <= 0.05 (paced at ${MANY_KEYS_RATE} req/s, which the gateway must keep up with: p99 under 1 s, no errors)`,
+          measured: `${fmt(cpr(manyKeys), 4)} (${callsPerRequest.get(manyKeys)!.calls} calls / ${callsPerRequest.get(manyKeys)!.requests} requests); paced run ${fmt(manyPaced[0]!.rps, 0)} req/s, p50 ${fmt(manyPaced[0]!.p50)} ms, p99 ${fmt(manyPaced[0]!.p99)} ms, ${manyPaced[0]!.errors + manyPaced[0]!.non2xx} failed`,
+          pass: cpr(manyKeys) <= 0.05 && manyKeptUp,
+        },
         {
           target: "counting: exact, for comparison (recorded): throughput vs pass-through, counter calls per request",
           measured: `${fmt(ratio(exactKey))}x; ${fmt(cpr(exactKey), 3)} calls per request`,
