@@ -24,7 +24,7 @@
  * spends in a lease's life, capped at LEASE_MAX_UNITS and the plan's burst; a call asks for
  * the units of the requests waiting on it plus enough to bring the lease to 1.5x that target. The
  * counter grants the waiting requests' units as available, and of the rest at most a quarter of
- * what it has left, so the last units of a quota go out one call at a time.
+ * what is left of the quota, so the last units of a quota go out one call at a time.
  *
  * State is plain data in module scope (one `LeaseBook` per isolate). Nothing of a request's I/O is
  * kept: each call uses the namespace binding and `waitUntil` of the request that makes it. A
