@@ -17,6 +17,7 @@ import { passThrough } from "./scenarios/pass-through.ts";
 import { routeMatching } from "./scenarios/route-matching.ts";
 import { jwt } from "./scenarios/jwt.ts";
 import { apiKeyQuota } from "./scenarios/api-key-quota.ts";
+import { quotaIsolates } from "./scenarios/quota-isolates.ts";
 import { roomFanout } from "./scenarios/room-fanout.ts";
 import { validation } from "./scenarios/validation.ts";
 import { failover } from "./scenarios/failover.ts";
@@ -27,7 +28,7 @@ import { jwtBreakdown } from "./investigations/jwt-breakdown.ts";
 import { halfOpenClose } from "./investigations/half-open-close.ts";
 
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
-const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, roomFanout, validation, failover, metrics, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
+const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, quotaIsolates, roomFanout, validation, failover, metrics, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
 
 function parseArgs(argv: string[]) {
   const options = { only: [] as string[], seconds: 10, connections: 50 };

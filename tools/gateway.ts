@@ -36,6 +36,12 @@ export interface GatewayServiceOptions {
   services?: Record<string, string>;
   /** The name of a cacheService() in the same workerd, backing `caches.default` (the edge cache). */
   cache?: string;
+  /**
+   * Bind the Durable Objects another gateway service of the same config declares, instead of
+   * declaring them: several gateway isolates then share one set of counters, keys and rooms, as
+   * isolates of one Worker do on Cloudflare.
+   */
+  objectsOf?: string;
 }
 
 /** A Cache API backend (tools/cache-service.js) as a workerd service, for a gateway's `cache` option. */
@@ -49,13 +55,22 @@ export function cacheService(name: string, compatibilityDate: string): WorkerSer
 }
 
 export function gatewayService(name: string, module: string, compatibilityDate: string, options: GatewayServiceOptions): WorkerService {
+  const objectsOf = options.objectsOf;
   return {
     name,
     modules: [{ name: "index.js", path: module }],
     compatibilityDate,
     text: { ...options.secrets, LOG_REQUESTS: options.log },
-    durableObjects: GATEWAY_DURABLE_OBJECTS,
+    durableObjects: objectsOf === undefined ? GATEWAY_DURABLE_OBJECTS : GATEWAY_DURABLE_OBJECTS.map((o) => ({ ...o, serviceName: objectsOf })),
     ...(options.cache ? { cacheService: options.cache } : {}),
     ...(options.services ? { services: options.services } : {}),
   };
+}
+
+/**
+ * `count` gateway services of one module (each its own isolate), named `<prefix>-0`, `<prefix>-1`,
+ * ...: the first declares the Durable Objects, the others bind them.
+ */
+export function gatewayIsolates(prefix: string, count: number, module: string, compatibilityDate: string, options: Omit<GatewayServiceOptions, "objectsOf">): WorkerService[] {
+  return Array.from({ length: count }, (_, i) => gatewayService(`${prefix}-${i}`, module, compatibilityDate, { ...options, ...(i > 0 ? { objectsOf: `${prefix}-0` } : {}) }));
 }

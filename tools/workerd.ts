@@ -23,6 +23,11 @@ export interface DurableObjectClass {
   className: string;
   /** SQLite-backed (wrangler's `new_sqlite_classes`). */
   sql: boolean;
+  /**
+   * The service whose class this binding names (the namespace is declared there): several Worker
+   * services, each its own isolate, then share one set of objects. Default: this service's own.
+   */
+  serviceName?: string;
 }
 
 export interface WorkerService {
@@ -73,8 +78,11 @@ export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: s
     const bindings: string[] = [];
     for (const [name, value] of Object.entries(service.text ?? {})) bindings.push(`(name = ${str(name)}, text = ${str(value)})`);
     for (const [name, value] of Object.entries(service.json ?? {})) bindings.push(`(name = ${str(name)}, json = ${str(JSON.stringify(value))})`);
-    const objects = service.durableObjects ?? [];
-    for (const o of objects) bindings.push(`(name = ${str(o.binding)}, durableObjectNamespace = (className = ${str(o.className)}))`);
+    for (const o of service.durableObjects ?? []) {
+      const target = o.serviceName === undefined ? "" : `, serviceName = ${str(o.serviceName)}`;
+      bindings.push(`(name = ${str(o.binding)}, durableObjectNamespace = (className = ${str(o.className)}${target}))`);
+    }
+    const objects = ownObjects(service);
     for (const [name, target] of Object.entries(service.services ?? {})) bindings.push(`(name = ${str(name)}, service = ${str(target)})`);
     const fields = [
       `modules = [${modules.join(", ")}]`,
@@ -96,7 +104,7 @@ export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: s
   // Workers reach origins on loopback only through this service: the default "internet" service
   // refuses private addresses ("private" is a superset of "local", i.e. 127.0.0.0/8).
   services.push(`(name = "loopback", network = (allow = ["public", "private"]))`);
-  if (spec.services.some((s) => (s.durableObjects ?? []).length > 0)) {
+  if (spec.services.some((s) => ownObjects(s).length > 0)) {
     services.push(`(name = "do-disk", disk = (path = ${str(storageDir)}, writable = true))`);
   }
   const sockets = Object.entries(spec.sockets).map(([name, service]) =>
@@ -111,6 +119,9 @@ export function renderConfig(spec: WorkerdSpec, configDir: string, storageDir: s
   ].join("\n");
 }
 
+/** The Durable Object classes a service declares itself (not those it binds in another service). */
+const ownObjects = (service: WorkerService): DurableObjectClass[] => (service.durableObjects ?? []).filter((o) => o.serviceName === undefined);
+
 export interface Workerd {
   /** socket name -> http://127.0.0.1:PORT */
   urls: Record<string, string>;
@@ -121,12 +132,20 @@ export interface Workerd {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Keep the Durable Objects' storage of an earlier start of the same `outDir` and `name` (a
+   * restart after a crash) instead of emptying it. Default false.
+   */
+  keepStorage?: boolean;
+}
+
 /** Writes the config to `outDir/<name>.capnp`, starts workerd, waits until every socket listens. */
-export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "workerd"): Promise<Workerd> {
+export async function startWorkerd(spec: WorkerdSpec, outDir: string, name = "workerd", options: StartOptions = {}): Promise<Workerd> {
   mkdirSync(outDir, { recursive: true });
   const configPath = join(outDir, `${name}.capnp`);
   const storageDir = resolve(storageDirOf(outDir, name));
-  rmSync(storageDir, { recursive: true, force: true });
+  if (!options.keepStorage) rmSync(storageDir, { recursive: true, force: true });
   mkdirSync(storageDir, { recursive: true });
   writeFileSync(configPath, renderConfig(spec, outDir, storageDir));
   const args = ["serve", configPath, "--control-fd=3", ...(spec.inspector ? ["--inspector-addr=127.0.0.1:0"] : []), ...(spec.experimental ? ["--experimental"] : [])];

@@ -135,6 +135,8 @@ export interface PacedOptions {
   /** A server process whose CPU time per request to report (workerd). */
   cpuPid?: number | undefined;
   headers?: Record<string, string>;
+  /** Headers taken in turn, one set per request (added to `headers`). */
+  headerCycle?: Record<string, string>[];
 }
 
 export async function pacedLoad(label: string, url: string, options: PacedOptions): Promise<LoadResult> {
@@ -159,8 +161,9 @@ export async function pacedMix(targets: { label: string; url: string }[], option
   const fire = (scheduled: number, s: (typeof state)[number]) =>
     new Promise<void>((resolve) => {
       s.inFlight++;
+      const headers = options.headerCycle ? { ...options.headers, ...options.headerCycle[s.sent % options.headerCycle.length] } : options.headers;
       s.sent++;
-      const req = request({ agent, host: s.target.hostname, port: s.target.port, path: s.target.pathname + s.target.search, headers: options.headers }, (res) => {
+      const req = request({ agent, host: s.target.hostname, port: s.target.port, path: s.target.pathname + s.target.search, headers }, (res) => {
         res.on("data", () => {});
         res.on("end", () => {
           const status = res.statusCode ?? 0;

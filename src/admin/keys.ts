@@ -8,9 +8,13 @@
  *   PATCH  /keys/:id             { plan?, scopes? }                        -> record
  *   POST   /keys/:id/disable | enable | revoke                             -> record
  *   POST   /keys/:id/rotate                                                -> record + new key (shown once)
- *   GET    /keys/:id/usage                                                 -> rate and quota: used, remaining
+ *   GET    /keys/:id/usage                                                 -> rate and quota: used, remaining;
+ *                                                                            units out on leases; counter calls
  *   POST   /keys/:id/usage/reset                                           -> usage after the reset (audited)
  *
+ * Usage under leases (docs/quotas.md): `used` counts every unit the counter handed out as used,
+ * except those this isolate holds unspent; `leased` says how many of `used` are on leases other
+ * isolates have not reported spent yet (at most that many may still come back).
  * The key is generated and hashed here: the KeyStore never receives it. Every change drops the key's
  * entry from this isolate's cache; other isolates follow within the cache bound (0.9 s).
  */
@@ -146,6 +150,7 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
     return {
       keyId: record.id,
       plan: record.plan,
+      counting: plan.counting,
       rate: usage.rate ? {
         limit: usage.rate.limit, perMs: usage.rate.perMs, burst: usage.rate.burst,
         used: usage.rate.burst - usage.rate.remaining, remaining: usage.rate.remaining,
@@ -155,6 +160,8 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
         limit: usage.quota.limit, period: usage.quota.period, used: usage.quota.used, remaining: usage.quota.remaining,
         periodStart: new Date(usage.quota.periodStart).toISOString(), periodEnd: new Date(usage.quota.periodEnd).toISOString(),
       } : null,
+      leased: usage.leased,
+      counterCalls: usage.calls,
     };
   }
 

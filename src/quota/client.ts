@@ -8,8 +8,8 @@
  * platform says retrying only adds load. After that the caller applies the plan's `onLimiterError`.
  */
 import type { PlanConfig } from "./schema.ts";
-import type { CounterDecision, ConsumeRequest, QuotaCounter } from "./durable_object.ts";
-import type { Decision, Limits } from "./decision.ts";
+import type { AcquireRequest, CounterDecision, ConsumeRequest, Grant, QuotaCounter, ReleaseRequest, Usage } from "./durable_object.ts";
+import type { Limits } from "./decision.ts";
 import { callWithOneRetry, withTimeout } from "../durable.ts";
 import { durationMs } from "./periods.ts";
 
@@ -22,13 +22,14 @@ export interface ResolvedPlan {
   onLimiterError: "closed" | "open";
   /** The rate as the table writes it (`3 per 10s`), for messages: people read their own units. */
   rateText?: string;
+  counting: "leases" | "exact";
 }
 
 export function resolvePlan(name: string, plan: PlanConfig): ResolvedPlan {
   const limits: Limits = {};
   if (plan.rate) limits.rate = { limit: plan.rate.limit, perMs: durationMs(plan.rate.per), burst: plan.rate.burst ?? plan.rate.limit };
   if (plan.quota) limits.quota = { limit: plan.quota.limit, period: plan.quota.per };
-  const resolved: ResolvedPlan = { name, limits, onLimiterError: plan.onLimiterError ?? "closed" };
+  const resolved: ResolvedPlan = { name, limits, onLimiterError: plan.onLimiterError ?? "closed", counting: plan.counting ?? "leases" };
   if (plan.rate) resolved.rateText = `${plan.rate.limit} per ${plan.rate.per}`;
   return resolved;
 }
@@ -56,12 +57,24 @@ export async function consumeOnce(ns: CounterNamespace, name: string, request: C
   return callWithOneRetry(() => ns.get(ns.idFromName(name)).consume(request) as Promise<CounterDecision>, timeoutMs);
 }
 
-export async function usageOf(ns: CounterNamespace, name: string, limits: Limits): Promise<Decision> {
+/** A lease grant (leases.ts); retried like `consumeOnce`, with the same call id, so a lost answer grants nothing twice. */
+export async function acquireOnce(ns: CounterNamespace, name: string, request: AcquireRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<Grant> {
+  return callWithOneRetry(() => ns.get(ns.idFromName(name)).acquire(request) as Promise<Grant>, timeoutMs);
+}
+
+/** Gives a lease's unspent units back; repeating it is harmless (the counter settles a lease once). */
+export async function releaseOnce(ns: CounterNamespace, name: string, request: ReleaseRequest, timeoutMs = LIMITER_TIMEOUT_MS): Promise<void> {
+  await callWithOneRetry(() => ns.get(ns.idFromName(name)).release(request) as Promise<void>, timeoutMs);
+}
+
+/** The counter's usage as the counter sees it: units on leases count as used (see leases.ts `unspent`). */
+export async function counterUsage(ns: CounterNamespace, name: string, limits: Limits): Promise<Usage> {
   const stub = ns.get(ns.idFromName(name));
-  return (await withTimeout(stub.usage(limits) as Promise<Decision>, LIMITER_TIMEOUT_MS)) as Decision;
+  return (await withTimeout(stub.usage(limits) as Promise<Usage>, LIMITER_TIMEOUT_MS)) as Usage;
 }
 
 /** Resets the named counter (QuotaCounter.reset) under the call rule: a reset is idempotent, so a retry is safe. */
-export async function resetUsage(ns: CounterNamespace, name: string): Promise<void> {
+/** The counter forgets its count and closes its open leases (the admin usage reset; usage.ts). */
+export async function resetCounter(ns: CounterNamespace, name: string): Promise<void> {
   await callWithOneRetry(() => ns.get(ns.idFromName(name)).reset() as Promise<void>, LIMITER_TIMEOUT_MS);
 }

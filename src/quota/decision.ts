@@ -116,3 +116,82 @@ export function decide(limits: Limits, state: CounterState, cost: number, now: n
 export function peek(limits: Limits, state: CounterState, now: number): Decision {
   return decide(limits, state, 0, now).decision;
 }
+
+
+/**
+ * How a lease grant is sized at the counter (the isolate's side of the rule is in leases.ts):
+ *
+ * - `min` units are granted whole or not at all: they are what the request making the call costs.
+ *   Less than `min` available is a refusal, computed exactly as `decide` refuses `min`.
+ * - Up to `need` units (requests of that isolate waiting for this call) are granted as available:
+ *   real requests, which exact counting would admit too.
+ * - Beyond `need`, up to `want` (the isolate's own estimate of what it will spend), what the bucket
+ *   has, and a quarter of what is left of the quota after `need`, rounded down. So the speculative
+ *   part shrinks with the remaining quota and stops when fewer than 4 units are left: a quota's
+ *   last units go only to requests that wait for them, one call at a time, as in exact counting,
+ *   and no isolate takes much of what is left on speculation. (A bucket refills by itself, so its
+ *   tokens are not rationed this way; the isolate's `want` bounds what it takes.)
+ * - `scope` narrows it close to the quota period's end: `"need"` (a lease too short to spend on
+ *   speculation) grants no more than the waiting requests' units, `"min"` (too short even for them)
+ *   only the units of the request that asked.
+ *
+ * Granted units are consumed here, from the bucket and the quota alike, exactly as `decide`
+ * consumes an admitted request of that weight: the counter counts a leased unit as spent.
+ */
+export const GRANT_SHARE = 4;
+
+export function grant(limits: Limits, state: CounterState, ask: { min: number; need: number; want: number }, now: number, scope: "all" | "need" | "min" = "all"): { units: number; decision: Decision; state: CounterState } {
+  const look = peek(limits, state, now);
+  const quotaFree = look.quota?.remaining ?? Infinity;
+  const free = Math.min(look.rate?.remaining ?? Infinity, quotaFree); // whole units the counter has now
+  if (ask.min > 0 && free < ask.min) return { units: 0, ...decide(limits, state, ask.min, now) };
+  if (free < 1) return { units: 0, ...decide(limits, state, 1, now) };
+  let units = ask.min;
+  if (scope !== "min") {
+    const base = Math.min(Math.max(ask.need, ask.min), free);
+    units = scope === "need" ? base : base + Math.min(Math.max(0, ask.want - base), free - base, Math.floor((quotaFree - base) / GRANT_SHARE));
+  }
+  if (units === 0) return { units: 0, decision: look, state: decide(limits, state, 0, now).state };
+  return { units, ...decide(limits, state, units, now) };
+}
+
+/**
+ * A lease's time to live, from the grant (the isolate measures it from when it sent the call, so
+ * it stops earlier, never later). Long enough that an identity seen once a second on an isolate
+ * gets a lease worth dozens of requests (the isolate sizes leases to what it spends in this life,
+ * leases.ts); short enough that units an isolate that went quiet holds come back within half a minute.
+ */
+export const LEASE_TTL_MS = 30_000;
+/** Closer than this to the quota period's end, a grant carries only the units requests wait for. */
+export const LEASE_MIN_TTL_MS = 1_000;
+/**
+ * The isolate stops spending a lease this long before its time to live ends (leases.ts): it
+ * measures the life from when it sent the call, and its clock may run slow or step back.
+ */
+export const LEASE_SKEW_MARGIN_MS = 500;
+/** A grant whose life is shorter than the margin plus this carries only the asking request's units. */
+const WAITERS_SLACK_MS = 100;
+
+/** How much of what is asked a grant may carry with `ttlMs` left to live (see `grant`). */
+export function grantScope(ttlMs: number): "all" | "need" | "min" {
+  return ttlMs >= LEASE_MIN_TTL_MS ? "all" : ttlMs >= LEASE_SKEW_MARGIN_MS + WAITERS_SLACK_MS ? "need" : "min";
+}
+
+/**
+ * Units an isolate reports it did not spend, given back: to the quota when they were granted in
+ * the period now counting (a unit of an earlier period is worth nothing now), to the bucket always,
+ * capped at its burst. Giving back can only ever admit what the counter had already allowed: the
+ * bucket holds no more than if the units had never been taken.
+ */
+export function credit(limits: Limits, state: CounterState, units: number, grantedInPeriod: number | null, now: number): CounterState {
+  const { state: next } = decide(limits, state, 0, now); // refill the bucket and roll the period to now
+  if (units <= 0) return next;
+  if (limits.rate && next.level !== null) next.level = Math.min(limits.rate.burst * limits.rate.perMs, next.level + units * limits.rate.perMs);
+  if (limits.quota && grantedInPeriod !== null && grantedInPeriod === next.periodStart) next.used = Math.max(0, next.used - units);
+  return next;
+}
+
+/** The start of the quota period that counts at `now` (null without a quota): what a lease belongs to. */
+export function periodOf(limits: Limits, state: CounterState, now: number): number | null {
+  return limits.quota ? decide(limits, state, 0, now).state.periodStart : null;
+}

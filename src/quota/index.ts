@@ -4,9 +4,11 @@
  * use it through here.
  */
 // The class itself is exported by the Worker entry from ./durable_object.ts (see src/keys/index.ts).
-export type { QuotaCounter, ConsumeRequest, CounterDecision } from "./durable_object.ts";
-export { consumeOnce, counterName, maxCost, resetUsage, resolvePlan, usageOf, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
+export type { QuotaCounter, ConsumeRequest, CounterDecision, AcquireRequest, Grant, ReleaseRequest, Usage } from "./durable_object.ts";
+export { consumeOnce, counterName, maxCost, resolvePlan, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
 export type { Decision, Limits } from "./decision.ts";
-export { addRateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
+export { leases, LeaseBook, type LeaseContext, type Taken } from "./leases.ts";
+export { resetUsage, usageOf, type KeyUsage } from "./usage.ts";
+export { RateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";
 export { addressKey, claimKey } from "./identity.ts";
 export { PlanSchema, PERIODS, Duration, type PlanConfig } from "./schema.ts";

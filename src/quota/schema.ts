@@ -19,5 +19,7 @@ export const PlanSchema = z.strictObject({
   }).optional().describe("Requests per calendar period."),
   onLimiterError: z.enum(["closed", "open"]).optional()
     .describe("When the counter cannot be reached: closed (503, default for quotas) or open (admit)."),
+  counting: z.enum(["leases", "exact"]).optional()
+    .describe("leases (default): isolates take leases of units from the counter and spend them in memory, never over-admitting; exact: one counter call per request."),
 }).refine((p) => p.rate || p.quota, "a plan needs rate, quota or both");
 export type PlanConfig = z.output<typeof PlanSchema>;

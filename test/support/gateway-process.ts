@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildGateway, cacheService, gatewayService } from "../../tools/gateway.ts";
+import { buildGateway, cacheService, gatewayIsolates, gatewayService } from "../../tools/gateway.ts";
 import { projectCompatibilityDate, startWorkerd, type WorkerService } from "../../tools/workerd.ts";
 
 export interface GatewayProcess {
@@ -84,4 +84,55 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface GatewayIsolates {
+  /** One URL per gateway isolate (workerd service), all sharing one set of Durable Objects. */
+  urls: string[];
+  /** Everything workerd printed since it (last) started. */
+  output(): string;
+  /** SIGKILL: every isolate and Durable Object dies at once, nothing is flushed or released. */
+  kill(): Promise<void>;
+  /** Starts workerd again on the same Durable Object storage (new ports: read `urls` again). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Several isolates of the real gateway in one `workerd serve`: `isolates` services of the same
+ * bundle, the first declaring the Durable Objects and the others binding them (tools/gateway.ts
+ * `gatewayIsolates`), each on its own socket. For tests of what isolates share: the counters.
+ */
+export async function startGatewayIsolates(options: GatewayOptions & { isolates: number }): Promise<GatewayIsolates> {
+  const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
+  const module = await buildGateway(options.routes, dir);
+  const services = gatewayIsolates("gateway", options.isolates, module, projectCompatibilityDate(), { log: "off", secrets: options.bindings ?? {} });
+  const sockets = Object.fromEntries(services.map((s) => [s.name, s.name]));
+  let output = "";
+  let workerd: Awaited<ReturnType<typeof startWorkerd>>;
+  const handle: GatewayIsolates = {
+    urls: [],
+    output: () => output,
+    async kill() {
+      workerd.child.process.kill("SIGKILL");
+      await workerd.child.exited;
+    },
+    async restart() {
+      await start(true);
+    },
+    async stop() {
+      await workerd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const start = async (keepStorage: boolean) => {
+    workerd = await startWorkerd({ services, sockets }, dir, "isolates", { keepStorage });
+    output = "";
+    const keep = (chunk: Buffer) => { output += chunk.toString("utf8"); };
+    workerd.child.process.stdout?.on("data", keep);
+    workerd.child.process.stderr?.on("data", keep);
+    handle.urls = services.map((s) => workerd.urls[s.name]!);
+  };
+  await start(false);
+  return handle;
 }

@@ -6,7 +6,7 @@ import { loadRouteTable } from "../../src/config/index.ts";
 import { apiKeyPolicy } from "../../src/policies/api-key/index.ts";
 import { POLICIES } from "../../src/policies/index.ts";
 import { rateLimitPolicy } from "../../src/policies/rate-limit/index.ts";
-import { counterName, type QuotaCounter } from "../../src/quota/index.ts";
+import { counterName, leases, type QuotaCounter } from "../../src/quota/index.ts";
 import { createKey as createKeyThrough, errorOf, gatewayFor, route, testPolicy } from "../support/worker-gateway.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -72,13 +72,19 @@ describe("exactness", () => {
     const stub = env.QUOTA.get(env.QUOTA.idFromName(counterName.identity("bursty", "ip", ip)));
     const clock = { now: Date.UTC(2026, 5, 1) };
     await runInDurableObject(stub, (counter: QuotaCounter) => { counter.clock = () => clock.now; });
+    // Under leases the isolate's clock counts too (it holds the counter's refusal until Retry-After).
+    leases.clock = () => clock.now;
     const burst = async (n: number) => statuses(await Promise.all(Array.from({ length: n }, () => call("/bursty/x", { clientIp: ip }))));
 
-    expect(await burst(25)).toEqual({ 200: 20, 429: 5 });
-    clock.now += 100;
-    expect(await burst(3)).toEqual({ 200: 1, 429: 2 });
-    clock.now += 1000;
-    expect(await burst(15)).toEqual({ 200: 10, 429: 5 });
+    try {
+      expect(await burst(25)).toEqual({ 200: 20, 429: 5 });
+      clock.now += 100;
+      expect(await burst(3)).toEqual({ 200: 1, 429: 2 });
+      clock.now += 1000;
+      expect(await burst(15)).toEqual({ 200: 10, 429: 5 });
+    } finally {
+      leases.clock = () => Date.now();
+    }
   });
 });
 
@@ -195,14 +201,17 @@ describe("counting by a JWT claim", () => {
 
 describe("when the counter cannot answer", () => {
   const app = createGateway(loadRouteTable({ ...table, origins: { echo: { url: env.ECHO_ORIGIN } } }), { policies: POLICIES });
-  /** A QUOTA binding whose calls go through `behave` first. */
+  /** A QUOTA binding whose calls (exact: consume; leases: acquire) go through `behave` first. */
   function quotaBinding(behave: (attempt: number, forward: () => Promise<unknown>) => Promise<unknown>) {
     let attempts = 0;
     const binding = {
       idFromName: (name: string) => env.QUOTA.idFromName(name),
       get: (id: DurableObjectId) => {
         const real = env.QUOTA.get(id);
-        return { consume: (request: unknown) => behave(++attempts, () => real.consume(request as never)) };
+        return {
+          consume: (request: unknown) => behave(++attempts, () => real.consume(request as never)),
+          acquire: (request: unknown) => behave(++attempts, () => real.acquire(request as never)),
+        };
       },
     };
     return { binding, attempts: () => attempts };

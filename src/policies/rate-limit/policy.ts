@@ -6,15 +6,18 @@
  * 2. `auth.apiKey: true` counts the key against the key's own plan (the customer's contract).
  *
  * Both run when both are configured; the route limit runs first so that a request it refuses does
- * not spend the key's quota. Each is one QuotaCounter call (src/quota/client.ts has the retry rule).
+ * not spend the key's quota. Under a plan's default counting (leases), a request spends from this
+ * isolate's lease and reaches the counter only when it holds none (src/quota/leases.ts); under
+ * `counting: "exact"`, each limit is one QuotaCounter call (src/quota/client.ts has the retry rule).
+ * Either way a counter that cannot answer is handled by the plan's `onLimiterError`.
  * The RateLimit header fields of every limit checked go on the response, whatever it is.
  */
 import type { GatewayContext, GatewayMiddleware } from "../../context.ts";
-import { setResponseHeader } from "../../context.ts";
+import { setResponseHeader, waitUntilOf } from "../../context.ts";
 import { defineErrors, errorText, logEvent } from "../../errors.ts";
 import {
-  addressKey, addRateLimitHeaders, claimKey, consumeOnce, counterName, maxCost, resolvePlan, retryAfterSeconds,
-  type Decision, type PlanConfig, type ResolvedPlan,
+  addressKey, claimKey, consumeOnce, counterName, leases, maxCost, RateLimitHeaders, resolvePlan, retryAfterSeconds,
+  type Decision, type LeaseContext, type PlanConfig, type ResolvedPlan,
 } from "../../quota/index.ts";
 
 export const rateLimitErrors = defineErrors("rate-limit", {
@@ -70,10 +73,10 @@ export function rateLimit(options: RateLimitOptions): GatewayMiddleware {
   if (checks.length === 0) throw new TypeError(`route "${routeId}": rate-limit policy without a limit`);
 
   return async function rateLimit(c, next) {
-    const headers = new Headers();
+    const headers = new RateLimitHeaders();
     for (const check of checks) await enforce(c, check(c), cost, headers);
     await next();
-    for (const [name, value] of headers) setResponseHeader(c, name, value, true);
+    for (const [name, value] of headers.entries()) setResponseHeader(c, name, value, true);
   };
 }
 
@@ -98,24 +101,40 @@ function identityOf(c: GatewayContext, by: By, claim: string | undefined): strin
   return key;
 }
 
-async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost: number, headers: Headers): Promise<void> {
+async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost: number, headers: RateLimitHeaders): Promise<void> {
   // A fresh id per request and counter: the client's X-Request-Id is never used, or a client could
   // replay an id to get a stored "allowed" decision for free.
   let decision: Decision;
   try {
-    decision = await consumeOnce(c.env.QUOTA, counter, { callId: crypto.randomUUID(), cost, limits: plan.limits });
+    if (plan.counting === "exact") {
+      decision = await consumeOnce(c.env.QUOTA, counter, { callId: crypto.randomUUID(), cost, limits: plan.limits });
+    } else {
+      const taken = await leases.take(leaseContext(c), counter, plan, cost);
+      if (!taken.ok) throw taken.error;
+      decision = taken.decision;
+    }
   } catch (err) {
     // The counter name is left out of the log: it holds client addresses and claims.
     logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), plan: plan.name, mode: plan.onLimiterError, error: errorText(err) });
     if (plan.onLimiterError === "open") return;
     throw rateLimitErrors.limiter_unavailable("The rate limiter is unavailable; try again shortly.", { "retry-after": "1" });
   }
-  addRateLimitHeaders(headers, scope, decision);
+  headers.add(scope, decision);
   if (!decision.allowed) throw refusal(plan, decision, headers);
 }
 
-function refusal(plan: ResolvedPlan, decision: Decision, headers: Headers) {
-  const extra = { ...Object.fromEntries(headers), "retry-after": retryAfterSeconds(decision.retryAfterMs) };
+/** What a lease call needs of the request: its binding and waitUntil, nothing kept beyond the call. */
+function leaseContext(c: GatewayContext): LeaseContext {
+  const requestId = c.get("requestId");
+  return {
+    ns: c.env.QUOTA,
+    waitUntil: waitUntilOf(c),
+    onBackgroundError: (what, plan, err) => logEvent("warn", what === "renewal" ? "lease_renewal_failed" : "lease_release_failed", { requestId, plan, error: errorText(err) }),
+  };
+}
+
+function refusal(plan: ResolvedPlan, decision: Decision, headers: RateLimitHeaders) {
+  const extra = { ...Object.fromEntries(headers.entries()), "retry-after": retryAfterSeconds(decision.retryAfterMs) };
   if (decision.refusedBy === "quota") {
     const q = decision.quota!;
     return rateLimitErrors.quota_exceeded(`Quota of plan "${plan.name}" exhausted: ${q.limit} per ${q.period} (UTC); it resets at ${new Date(q.periodEnd).toISOString()}.`, extra);
