@@ -6,7 +6,7 @@
  */
 import type { RoomEvent } from "./schema.ts";
 
-/** Close codes the room uses (README: Close codes). */
+/** Close codes the room uses (docs/rooms.md, Close codes). */
 export const CLOSE = {
   normal: 1000,
   policy: 1008,
@@ -148,7 +148,7 @@ export function parseClientMessage(text: string): ClientMessage | null {
   }
 }
 
-/** Frames the room sends (README: Client protocol). `from` is null for messages pushed by a backend. */
+/** Frames the room sends (docs/rooms.md, Client protocol). `from` is null for messages pushed by a backend. */
 export const frames = {
   welcome: (id: string, room: string, count: number, at: number) => JSON.stringify({ type: "welcome", id, room, count, at }),
   message: (from: string | null, data: unknown, at: number, to?: string) =>

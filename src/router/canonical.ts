@@ -1,6 +1,6 @@
 /**
  * Canonical request paths. The gateway canonicalizes once; the canonical path is what routes match
- * and, after rewrite/stripPrefix, exactly what is forwarded. The rule (README: Path safety):
+ * and, after rewrite/stripPrefix, exactly what is forwarded. The rule (docs/forwarding.md, Path safety):
  *
  * 1. Refuse (400) an encoded slash (%2F), an encoded or raw backslash (%5C, \), NUL or any control
  *    character (raw or encoded), ';' (matrix parameters, which some origins treat as separators), a

@@ -1,7 +1,7 @@
 /**
  * The route matcher: compiled once per isolate from the route table, then asked for every request.
  *
- * Precedence (README: Matching), deterministic whatever the order of the table:
+ * Precedence (docs/routes.md, Matching), deterministic whatever the order of the table:
  * 1. host: an exact host, then wildcard hosts (longest suffix first), then routes with no host;
  * 2. within a host, per segment: a static segment, then a `:param`, then a trailing `*`;
  *    a branch that matches the path but not the method falls through to the next branch.
