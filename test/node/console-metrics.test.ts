@@ -1,45 +1,77 @@
 /**
- * The Overview's readers (src/admin/ui/client/metrics.ts): the metrics API's answer as points, and
- * requests per minute from sampled key quotas when the gateway has no metrics API.
+ * The Overview's readers (src/admin/ui/client/metrics.ts): the metrics API's answer as one series
+ * per route, and requests per minute from sampled key quotas when the gateway has no metrics API.
+ * The views here are made by the metrics service's own code (Accumulator.view(), as the shards make
+ * them); test/worker/console-metrics.test.ts reads whole answers of the real API.
  */
 import { describe, expect, it } from "vitest";
 import { readMetrics, UsageSampler } from "../../src/admin/ui/client/metrics.ts";
+import { Accumulator, C, COUNTER_COUNT, type Aggregate } from "../../src/metrics/aggregate.ts";
 
-/** One minute's view as the metrics service defines it (requests, status classes, latency percentiles). */
-const view = (requests: number, failed: number, p50: number, p99: number) => ({
-  requests,
-  status: { "1xx": 0, "2xx": requests - failed, "3xx": 0, "4xx": failed, "5xx": 0 },
-  errors: {}, refused: 0, cache: { hits: 0, stale: 0, misses: 0 }, bytes: { in: 0, out: 0 },
-  latencyMs: { total: { count: requests, mean: p50, p50, p90: p99, p99, max: p99 }, origin: { count: 0, mean: null, p50: null, p90: null, p99: null, max: null } },
+/** The view of `requests` requests, `failed` of them 5xx, all taking `ms` (as a shard computes it). */
+function view(requests: number, failed: number, ms: number) {
+  const n = new Array<number>(COUNTER_COUNT).fill(0);
+  n[C.requests] = requests;
+  n[C.status2xx] = requests - failed;
+  n[C.status5xx] = failed;
+  n[C.totalMsSum] = requests * ms;
+  const a: Aggregate = { n, codes: {}, total: requests > 0 ? [ms, requests] : [], origin: [] };
+  return new Accumulator().add(a).view();
+}
+
+const T = Date.parse("2026-11-29T12:00:00.000Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+/** An answer as src/admin/metrics.ts shapes it. */
+const answer = (stepSeconds: number, minutes: number, routes: { route: string; points: { at: number; view: ReturnType<typeof view> }[] }[]) => ({
+  from: iso(T), to: iso(T + minutes * 60_000), stepSeconds, resolution: "minute", flushSeconds: 5,
+  routes: routes.map((r) => ({
+    route: r.route, key: null,
+    // The range's totals: here as if every request took 10 ms.
+    totals: view(r.points.reduce((s, p) => s + p.view.requests, 0), r.points.reduce((s, p) => s + p.view.status["5xx"], 0), 10),
+    points: r.points.map((p) => ({ at: iso(p.at), ...p.view })),
+    topKeys: [],
+  })),
 });
 
 describe("reading the metrics API", () => {
-  it("reads a series of per-minute views, in time order, as requests per minute, error rate and percentiles", () => {
-    const t = Date.parse("2026-11-29T12:00:00Z");
-    const body = { step: 60, series: [{ at: t + 60_000, ...view(30, 3, 12, 80) }, { at: t, ...view(60, 0, 10, 40) }] };
-    expect(readMetrics(body, 60_000)).toEqual([
-      { at: t, perMinute: 60, errorRate: 0, p50: 10, p99: 40 },
-      { at: t + 60_000, perMinute: 30, errorRate: 0.1, p50: 12, p99: 80 },
+  it("gives every step of the range per route, a step without requests as 0 per minute and no rate or latency", () => {
+    const body = answer(60, 3, [{ route: "orders", points: [{ at: T, view: view(60, 6, 10) }, { at: T + 120_000, view: view(30, 0, 40) }] }]);
+    const reading = readMetrics(body)!;
+    expect(reading).toMatchObject({ from: T, to: T + 180_000, stepMs: 60_000 });
+    expect(reading.routes).toHaveLength(1);
+    expect(reading.routes[0]!.id).toBe("orders");
+    expect(reading.routes[0]!.points).toEqual([
+      { at: T, perMinute: 60, errorRate: 0.1, p50: 10, p99: 10 },
+      { at: T + 60_000, perMinute: 0, errorRate: null, p50: null, p99: null },
+      { at: T + 120_000, perMinute: 30, errorRate: 0, p50: 40, p99: 40 },
     ]);
+    expect(reading.routes[0]!.totals).toEqual({ requests: 90, errorRate: 6 / 90, p50: 10, p99: 10 });
   });
 
-  it("takes a time in epoch seconds as seconds", () => {
-    expect(readMetrics({ series: [{ t: 1_795_000_000, requests: 6 }] }, 60_000)?.[0]?.at).toBe(1_795_000_000_000);
+  it("scales a longer step to requests per minute", () => {
+    const reading = readMetrics(answer(300, 5, [{ route: "orders", points: [{ at: T, view: view(600, 0, 5) }] }]))!;
+    expect(reading.routes[0]!.points).toEqual([{ at: T, perMinute: 120, errorRate: 0, p50: 5, p99: 5 }]);
   });
 
-  it("scales to a minute when a step is longer, and takes ISO times and nested views", () => {
-    const body = { stepMs: 300_000, points: [{ start: "2026-01-01T00:00:00Z", view: view(600, 60, 5, 9) }] };
-    expect(readMetrics(body, 60_000)).toEqual([{ at: Date.parse("2026-01-01T00:00:00Z"), perMinute: 120, errorRate: 0.1, p50: 5, p99: 9 }]);
+  it("reads a range without traffic as no routes", () => {
+    expect(readMetrics(answer(60, 30, []))).toMatchObject({ stepMs: 60_000, routes: [] });
   });
 
-  it("gives no error rate without requests, and null for a percentile it does not have", () => {
-    expect(readMetrics({ series: [{ at: 1_795_000_000_000, requests: 0 }] }, 60_000)).toEqual([{ at: 1_795_000_000_000, perMinute: 0, errorRate: null, p50: null, p99: null }]);
-  });
-
-  it("answers null for a shape it cannot read, and an empty list for an empty series", () => {
-    expect(readMetrics({ nothing: true }, 60_000)).toBeNull();
-    expect(readMetrics({ series: [{ when: "now", count: 3 }] }, 60_000)).toBeNull();
-    expect(readMetrics({ series: [] }, 60_000)).toEqual([]);
+  it("answers null for any answer not in the API's shape, rather than charting nothing", () => {
+    const good = answer(60, 2, [{ route: "orders", points: [{ at: T, view: view(6, 0, 1) }] }]);
+    const broken: unknown[] = [
+      null, [], { nothing: true },
+      // The shape the console once guessed: a bare series.
+      { step: 60, series: [{ at: T, ...view(6, 0, 1) }] },
+      { ...good, stepSeconds: "60" },
+      { ...good, from: "yesterday" },
+      { ...good, routes: [{ ...good.routes[0], points: [{ at: T, requests: 6 }] }] },
+      { ...good, routes: [{ ...good.routes[0], points: [{ ...good.routes[0]!.points[0], at: "soon" }] }] },
+      { ...good, routes: [{ ...good.routes[0], totals: undefined }] },
+      { ...good, routes: [{ route: 7, totals: good.routes[0]!.totals, points: [] }] },
+    ];
+    expect(readMetrics(good)).not.toBeNull();
+    for (const body of broken) expect(readMetrics(body), JSON.stringify(body)).toBeNull();
   });
 });
 

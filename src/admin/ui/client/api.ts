@@ -33,7 +33,14 @@ export interface CallOptions {
   token?: string;
 }
 
-export async function api<T>(path: string, options: CallOptions = {}): Promise<T> {
+/**
+ * Checks a successful answer's JSON and returns what the caller uses of it, or null when the
+ * answer is not a shape the console reads: `api` then throws `unreadable_answer` with the
+ * answer's request id, as it does for an error envelope.
+ */
+export type Reader<T> = (json: unknown) => T | null;
+
+export async function api<T>(path: string, options: CallOptions & { read?: Reader<T> } = {}): Promise<T> {
   const token = options.token ?? session.token() ?? "";
   const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -58,6 +65,11 @@ export async function api<T>(path: string, options: CallOptions = {}): Promise<T
     const requestId = typeof error?.requestId === "string" ? error.requestId : response.headers.get("x-request-id");
     if (typeof error?.code === "string" && typeof error.message === "string") throw new ApiError(response.status, error.code, error.message, requestId);
     throw new ApiError(response.status, "http_error", `The gateway answered ${response.status}.`, requestId);
+  }
+  if (options.read) {
+    const value = options.read(json);
+    if (value === null) throw new ApiError(response.status, "unreadable_answer", `The gateway's answer to ${path.split("?")[0]} is not in a shape this console reads (a console and a gateway of different versions?).`, response.headers.get("x-request-id"));
+    return value;
   }
   return json as T;
 }

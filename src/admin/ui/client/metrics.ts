@@ -1,10 +1,13 @@
 /**
- * Where the Overview's numbers come from, without the DOM (tested in Node):
+ * Where the Overview's numbers come from, without the DOM (tested in Node and, against a real
+ * answer of the metrics API, in workerd: test/worker/console-metrics.test.ts):
  *
- * 1. The metrics API (`GET <admin>/metrics?route=&from=&to=&step=`), when the gateway has it: one
- *    series per route of per-step views (requests, status classes, latency percentiles). The reader
- *    is tolerant of where the series sits in the answer and of how a point names its time, and
- *    takes the view's fields as the metrics service defines them (docs/console.md: Overview).
+ * 1. The metrics API (`GET <admin>/metrics?from=&to=&step=`, src/admin/metrics.ts, docs/metrics.md),
+ *    when the gateway has it: `{ from, to, stepSeconds, routes: [{ route, totals, points }] }`, one
+ *    entry per route with traffic in the range, its `points` only the steps that had requests, each
+ *    `{ at: ISO, ...view }` with the view's `requests`, `status` classes and `latencyMs.total`
+ *    percentiles. The reader checks that shape and answers null for anything else (a console and a
+ *    gateway of different versions): the page shows that as an error, never as empty charts.
  * 2. Otherwise (the API answers 404), key usage: the quota counters of the listed keys, sampled at
  *    each refresh; the difference between two samples is the requests admitted in between. That
  *    gives requests per minute (per key and in total) and nothing about errors or latency, which
@@ -22,66 +25,80 @@ export interface Point {
   p99: number | null;
 }
 
+/** One route over the whole range (its `totals`): exact sums and merged-histogram percentiles. */
+export interface RouteSummary {
+  requests: number;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+}
+
+export interface RouteSeries {
+  id: string;
+  totals: RouteSummary;
+  /** Every step of the range in time order; a step without requests reads 0 per minute. */
+  points: Point[];
+}
+
+export interface MetricsReading {
+  from: number;
+  to: number;
+  stepMs: number;
+  routes: RouteSeries[];
+}
+
+/** Steps per series at most (the API's own MAX_POINTS): a bound on the gap filling below. */
+const MAX_POINTS = 1_440;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const time = (v: unknown): number | null => {
+  if (typeof v !== "string") return null;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+};
+/** A percentile: a number, or null when the range had no requests. */
+const percentile = (v: unknown): number | null | undefined => (v === null ? null : num(v) ?? undefined);
 
-function timeOf(item: Record<string, unknown>): number | null {
-  for (const name of ["at", "t", "time", "start", "from", "minute"]) {
-    const value = item[name];
-    if (typeof value === "number" && Number.isFinite(value)) return value < 1e12 ? value * 1000 : value;
-    if (typeof value === "string") {
-      const parsed = Date.parse(value);
-      if (!Number.isNaN(parsed)) return parsed;
-    }
-  }
-  return null;
-}
-
-function pointsArray(body: unknown): unknown[] | null {
-  if (Array.isArray(body)) return body;
-  if (!isObject(body)) return null;
-  for (const name of ["series", "points", "minutes", "buckets", "data", "steps"]) {
-    const value = body[name];
-    if (Array.isArray(value)) return value;
-  }
-  return null;
-}
-
-/** Step length in ms: the answer's own `step` (seconds or ms), else the asked one. */
-function stepOf(body: unknown, askedMs: number): number {
-  const step = isObject(body) ? num(body.step) ?? num(body.stepMs) : null;
-  if (step === null || step <= 0) return askedMs;
-  return step < 10_000 ? step * 1000 : step;
-}
-
-/** One metrics view as a point; null when it is not one. */
-function pointOf(item: unknown, stepMs: number): Point | null {
-  if (!isObject(item)) return null;
-  const at = timeOf(item);
-  const view = isObject(item.view) ? item.view : isObject(item.metrics) ? item.metrics : item;
+/** A metrics view (docs/metrics.md) as its request count, error rate and p50/p99; null when it is not one. */
+function viewOf(view: unknown): RouteSummary | null {
+  if (!isObject(view) || !isObject(view.status) || !isObject(view.latencyMs) || !isObject(view.latencyMs.total)) return null;
   const requests = num(view.requests);
-  if (at === null || requests === null) return null;
-  const status = isObject(view.status) ? view.status : {};
-  const failed = (num(status["4xx"]) ?? 0) + (num(status["5xx"]) ?? 0);
-  const latency = isObject(view.latencyMs) ? view.latencyMs : isObject(view.latency) ? view.latency : {};
-  const total = isObject(latency.total) ? latency.total : latency;
-  return {
-    at,
-    perMinute: (requests * 60_000) / stepMs,
-    errorRate: requests > 0 ? failed / requests : null,
-    p50: num(total.p50),
-    p99: num(total.p99),
-  };
+  const failed4 = num(view.status["4xx"]), failed5 = num(view.status["5xx"]);
+  const p50 = percentile(view.latencyMs.total.p50), p99 = percentile(view.latencyMs.total.p99);
+  if (requests === null || failed4 === null || failed5 === null || p50 === undefined || p99 === undefined) return null;
+  return { requests, errorRate: requests > 0 ? (failed4 + failed5) / requests : null, p50, p99 };
 }
 
-/** The metrics API's answer as points in time order, or null when it holds none we can read. */
-export function readMetrics(body: unknown, askedStepMs: number): Point[] | null {
-  const items = pointsArray(body);
-  if (!items) return null;
-  const stepMs = stepOf(body, askedStepMs);
-  const points = items.map((item) => pointOf(item, stepMs)).filter((p): p is Point => p !== null);
-  if (items.length > 0 && points.length === 0) return null;
-  return points.sort((a, b) => a.at - b.at);
+/** The metrics API's answer as one series per route, or null when it is not the shape this console reads. */
+export function readMetrics(body: unknown): MetricsReading | null {
+  if (!isObject(body) || !Array.isArray(body.routes)) return null;
+  const from = time(body.from), to = time(body.to), stepSeconds = num(body.stepSeconds);
+  if (from === null || to === null || stepSeconds === null || stepSeconds <= 0 || to <= from) return null;
+  const stepMs = stepSeconds * 1000;
+  if ((to - from) / stepMs > MAX_POINTS) return null;
+  const routes: RouteSeries[] = [];
+  for (const entry of body.routes) {
+    if (!isObject(entry) || typeof entry.route !== "string" || !Array.isArray(entry.points)) return null;
+    const totals = viewOf(entry.totals);
+    if (!totals) return null;
+    const byStep = new Map<number, RouteSummary>();
+    for (const item of entry.points) {
+      const at = isObject(item) ? time(item.at) : null;
+      const view = viewOf(item);
+      if (at === null || !view) return null;
+      byStep.set(at, view);
+    }
+    const points: Point[] = [];
+    for (let at = from; at < to; at += stepMs) {
+      const view = byStep.get(at);
+      points.push(view
+        ? { at, perMinute: (view.requests * 60_000) / stepMs, errorRate: view.errorRate, p50: view.p50, p99: view.p99 }
+        : { at, perMinute: 0, errorRate: null, p50: null, p99: null });
+    }
+    routes.push({ id: entry.route, totals, points });
+  }
+  return { from, to, stepMs, routes };
 }
 
 /** Quota counters of keys sampled over time; rates from the differences. */
