@@ -77,7 +77,9 @@ export function KeysPage() {
         </form>
       </section>
 
-      {fresh?.key ? <NewKey view={fresh} onDone={() => setFresh(null)} /> : null}
+      {/* Conditional parts sit in stable wrappers: hono/jsx/dom places a child that appears or goes by
+          its index among siblings, and with two conditionals side by side it drew the key panel twice. */}
+      <div class="slot">{fresh?.key ? <NewKey view={fresh} onDone={() => setFresh(null)} /> : null}</div>
 
       <section aria-labelledby="list-title" class="panel">
         <h2 id="list-title">Keys</h2>
@@ -108,7 +110,7 @@ export function KeysPage() {
         </div>
       </section>
 
-      {selected ? <KeyDetail id={selected} plans={plans} confirm={setPending} onChanged={() => load()} onRotated={setFresh} /> : null}
+      <div class="slot">{selected ? <KeyDetail key={selected} id={selected} plans={plans} confirm={setPending} onChanged={() => load()} onRotated={setFresh} /> : null}</div>
       <ConfirmDialog pending={pending} onClose={() => setPending(null)} />
     </>
   );
@@ -186,23 +188,25 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
     } catch (err) { setError(err); }
   };
 
-  // One root element whatever the state: the page swaps what is inside it, never the section itself.
+  // One root element whatever the state: the page swaps what is inside it, never the section itself,
+  // and each part that comes and goes has a stable wrapper (see KeysPage: hono/jsx/dom places a
+  // child that appears by its index among siblings, and drew the actions twice in a clean-clone run).
   const revoked = key?.status === "revoked";
   return (
     <section class="panel" aria-labelledby="detail-title">
       <h2 id="detail-title">{key ? <>{key.name} <span class="muted mono">{key.id}</span></> : "Loading key…"}</h2>
       <ErrorNote error={error} />
       <p role="status" class="muted">{message}</p>
-      {key ? (
+      <div class="slot">{key ? (
         <dl class="facts">
           <dt>Owner</dt><dd>{key.owner}</dd>
           <dt>Status</dt><dd><span class={`status ${key.status}`}>{key.status}</span></dd>
           <dt>Created</dt><dd>{dateTime(key.createdAt)}</dd>
           <dt>Expires</dt><dd>{dateTime(key.expiresAt)}</dd>
         </dl>
-      ) : null}
-      {usage ? <UsageBars usage={usage} /> : null}
-      {!key ? null : revoked ? <p>This key is revoked: it can no longer be used or changed.</p> : (
+      ) : null}</div>
+      <div class="slot">{usage ? <UsageBars usage={usage} /> : null}</div>
+      <div class="slot">{!key ? null : revoked ? <p>This key is revoked: it can no longer be used or changed.</p> : (
         <>
           <div class="actions">
             {key.status === "active"
@@ -223,7 +227,7 @@ function KeyDetail({ id, plans, confirm, onChanged, onRotated }: { id: string; p
             <button type="submit">Save scopes</button>
           </form>
         </>
-      )}
+      )}</div>
     </section>
   );
 }
