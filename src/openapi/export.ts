@@ -15,7 +15,7 @@
  * validate) as plain data, defensively: a table without a field exports without that part.
  */
 import type { CoreRoute, Loose } from "../config/core.ts";
-import { HTTP_METHODS } from "../config/core.ts";
+import { HTTP_METHODS, isObject, str } from "../config/core.ts";
 import { errorCatalogue } from "../errors.ts";
 
 /** An OpenAPI document or a part of one: JSON data. */
@@ -57,8 +57,6 @@ export const EXT = {
 } as const;
 
 const OPENAPI_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
-const isObject = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : []);
 
 /** `/users/:id/*` -> `/users/{id}/{proxy}`; the wildcard's name avoids the route's own params. */

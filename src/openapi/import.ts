@@ -19,7 +19,7 @@
  * written only when a policy of the list declares them; otherwise each item is a note.
  */
 import { HEADER_NAME } from "../config/common.ts";
-import { GATEWAY_OWNED_REQUEST_HEADERS, HTTP_METHODS, pathPatternProblems, type Loose } from "../config/core.ts";
+import { pathPatternProblems, GATEWAY_OWNED_REQUEST_HEADERS, HTTP_METHODS, isObject, type Loose, str } from "../config/core.ts";
 import { SCOPE_TOKEN } from "../keys/index.ts";
 import type { AnyPolicy } from "../policy.ts";
 import { EXPORT_MARK, EXT } from "./export.ts";
@@ -61,8 +61,6 @@ const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const ORIGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const isObject = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : []);
 
 /** A JSON path as the notes print it: `paths["/pets"].get.security[0]`. */

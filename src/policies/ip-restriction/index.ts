@@ -12,6 +12,7 @@ import { z } from "zod";
 import { definePolicy, type Loose, type PolicyTable } from "../../policy.ts";
 import { AddressSet, parseCidr } from "./cidr.ts";
 import { ipRestriction, ipRestrictionErrors, type IpRules } from "./policy.ts";
+import { isObject } from "../../config/core.ts";
 
 export { ipRestriction, ipRestrictionErrors, type IpRules } from "./policy.ts";
 export { AddressSet, formatIPv4, formatIPv6, parseAddress, parseCidr, type Address, type Block } from "./cidr.ts";
@@ -61,8 +62,6 @@ function rulesOfTable(table: Table): IpRules {
   }
   return rules;
 }
-
-const isObject = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export const ipRestrictionPolicy = definePolicy({
   name: "ip-restriction",

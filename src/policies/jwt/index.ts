@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { headerName } from "../../config/common.ts";
-import { NAMES_OF, ORIGIN_NAME } from "../../config/core.ts";
+import { isObject, NAMES_OF, ORIGIN_NAME } from "../../config/core.ts";
 import { definePolicy } from "../../policy.ts";
 import { jwtErrors } from "./errors.ts";
 import { jwtAuthorizer, RESERVED_IDENTITY } from "./policy.ts";
@@ -19,7 +19,6 @@ export { JwtRejection, jwtErrors, type JwtErrorCode, type JwtRejectReason } from
 export { grantedScopes } from "./requirements.ts";
 export { JwtAuthorizerSchema, TokenSource, ClaimRequirement, JWT_ALGORITHMS } from "./schema.ts";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const names = (v: unknown): string[] => (isObject(v) ? Object.keys(v) : []);
 
 export const jwtPolicy = definePolicy({

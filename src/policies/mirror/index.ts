@@ -5,7 +5,7 @@
  * route accepts are copied.
  */
 import { z } from "zod";
-import { NAMES_OF, notPlainUrlOrigin } from "../../config/core.ts";
+import { isObject, NAMES_OF, notPlainUrlOrigin, str } from "../../config/core.ts";
 import { definePolicy } from "../../policy.ts";
 import { mirrorRequests, MIRROR_HEADER } from "./policy.ts";
 
@@ -20,8 +20,6 @@ export const MirrorSchema = z.strictObject({
     .describe("Largest body copied (it is held in memory while the slower of the two reads it). Default 1048576."),
 });
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 export const mirrorPolicy = definePolicy({
   name: "mirror",

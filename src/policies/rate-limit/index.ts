@@ -3,7 +3,7 @@
  * over the quota service (src/quota/). Also enforces an API key's own plan on `auth.apiKey` routes.
  */
 import { z } from "zod";
-import { isObject, ORIGIN_NAME } from "../../config/core.ts";
+import { isObject, ORIGIN_NAME, str } from "../../config/core.ts";
 import { PlanSchema } from "../../quota/index.ts";
 import { definePolicy } from "../../policy.ts";
 import { rateLimit, rateLimitErrors } from "./policy.ts";
@@ -16,7 +16,6 @@ export const RateLimitSchema = z.strictObject({
     .describe("Who is counted: client IP (IPv6 by /64), the API key, or a JWT claim."),
 });
 
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) ? v : undefined);
 
 /** The most units a raw plan admits in one request (the quota's limit, or the bucket: burst, else limit). */

@@ -2,15 +2,13 @@
  * WebSocket rooms on a route (`room`): the route is served by a RoomObject Durable Object instead of
  * an origin. Runs last, after the route's auth and limits, so a refused token never gets a 101.
  */
-import { NAMES_OF, notPlainUrlOrigin } from "../../config/core.ts";
+import { isObject, NAMES_OF, notPlainUrlOrigin, str } from "../../config/core.ts";
 import { definePolicy } from "../../policy.ts";
 import { CONNECT_HEADER, EVENT_HEADER, roomErrors, RoomSchema } from "../../rooms/index.ts";
 import { roomHandler } from "./policy.ts";
 
 export { roomHandler, roomSettings } from "./policy.ts";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 export const roomPolicy = definePolicy({
   name: "room",

@@ -13,6 +13,7 @@
  * this against cfworker on generated documents.
  */
 import { deepCompareStrict, format as formats, ucs2length, type Schema } from "@cfworker/json-schema";
+import { isObject } from "../../config/core.ts";
 
 export type Check = (value: unknown) => boolean;
 
@@ -23,7 +24,6 @@ const COVERED = new Set([
   "minLength", "maxLength", "pattern", "format", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
 ]);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const TYPES: Record<string, Check> = {
   null: (v) => v === null,
   boolean: (v) => typeof v === "boolean",

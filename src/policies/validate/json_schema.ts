@@ -13,6 +13,7 @@
  */
 import { dereference, format as knownFormats, validate, type OutputUnit, type Schema } from "@cfworker/json-schema";
 import { compileFastCheck, type Check } from "./fast.ts";
+import { isObject } from "../../config/core.ts";
 
 export type JsonSchemaValue = boolean | Record<string, unknown>;
 
@@ -45,7 +46,6 @@ const UNSUPPORTED: Record<string, string> = {
   additionalItems: "is a draft-07 keyword: in JSON Schema 2020-12, items applies after prefixItems",
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): boolean => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
 /** Every problem of a schema, with its path inside the schema. An empty list: the schema is usable. */
