@@ -132,7 +132,9 @@ describe.skipIf(!executable)("the console in Chromium", () => {
     expect(focused).toBe("Keys");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: "Keys" }).waitFor();
-    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+    // The heading is drawn first and focused by an effect that runs after the paint, so wait for the
+    // focus to arrive rather than reading it in the same instant (CI once read the link, "A", here).
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName), { timeout: 5_000 }).toBe("H1");
   });
 
   let keyId = "";
