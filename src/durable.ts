@@ -22,3 +22,17 @@ export async function callWithOneRetry<T>(attempt: () => Promise<T>, timeoutMs: 
     return await withTimeout(attempt(), timeoutMs);
   }
 }
+
+/**
+ * Resolves when `promise` settles or after `ms`, whichever is first; never rejects. For requests
+ * that share another request's call in flight: that request may end first (PLATFORM.md, request
+ * context), so a waiter waits at most the call's worst case and then acts on its own.
+ */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.then(() => undefined, () => undefined),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]);
+  if (timer !== undefined) clearTimeout(timer);
+}

@@ -10,7 +10,8 @@ export const KEY_STORE_NAME = "keys";
 
 export type KeyStoreNamespace = DurableObjectNamespace<KeyStore>;
 
-const LOOKUP_TIMEOUT_MS = 2_000;
+/** One attempt's time limit for a call on the hot path (a lookup or a feed poll). */
+export const LOOKUP_TIMEOUT_MS = 2_000;
 
 export function keyStore(ns: KeyStoreNamespace): DurableObjectStub<KeyStore> {
   return ns.get(ns.idFromName(KEY_STORE_NAME));

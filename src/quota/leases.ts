@@ -32,6 +32,7 @@
  * and a grace second) and calls itself, so a waiter never hangs when the request that started the
  * call has ended (the same rule as src/policies/jwt/remote_jwks.ts).
  */
+import { settledWithin } from "../durable.ts";
 import { acquireOnce, LIMITER_TIMEOUT_MS, releaseOnce, type CounterNamespace, type ResolvedPlan } from "./client.ts";
 import { LEASE_SKEW_MARGIN_MS, LEASE_TTL_MS, type Decision, type Limits } from "./decision.ts";
 import type { AcquireRequest, Grant } from "./durable_object.ts";
@@ -402,14 +403,4 @@ function aged(d: Decision, elapsedMs: number, held: number, allowed = d.allowed)
     out.quota = { ...d.quota, used: d.quota.limit - remaining, remaining, resetMs: Math.max(0, d.quota.resetMs - elapsed) };
   }
   return out;
-}
-
-/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise.then(() => undefined, () => undefined),
-    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
-  ]);
-  if (timer !== undefined) clearTimeout(timer);
 }

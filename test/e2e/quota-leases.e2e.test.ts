@@ -125,6 +125,37 @@ describe("several isolates sharing one counter", () => {
   });
 });
 
+describe("a key changed through one isolate", () => {
+  it("is refused by the other isolates within a second, while they serve it steadily from their caches", async () => {
+    const { id, key } = await createKey("thousand");
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let revokedAt = Infinity; // when the admin call's answer arrived: the revocation was committed before
+    let stop = false;
+    const seen: { isolate: number; sentAt: number; status: number }[] = [];
+    const steady = async (isolate: number) => {
+      while (!stop) {
+        const sentAt = performance.now();
+        seen.push({ isolate, sentAt, status: await use(isolate, key) });
+        await sleep(20);
+      }
+    };
+    const traffic = Promise.all([steady(1), steady(2)]);
+    await sleep(1_000);
+    expect((await admin(0, "POST", `/keys/${id}/revoke`)).status).toBe("revoked");
+    revokedAt = performance.now();
+    await sleep(1_500);
+    stop = true;
+    await traffic;
+    for (const isolate of [1, 2]) {
+      const mine = seen.filter((s) => s.isolate === isolate);
+      expect(mine.filter((s) => s.sentAt < revokedAt - 100).every((s) => s.status === 200)).toBe(true);
+      const late = mine.filter((s) => s.sentAt >= revokedAt + 1_000);
+      expect(late.length).toBeGreaterThan(5);
+      expect(late.every((s) => s.status === 403)).toBe(true);
+    }
+  });
+});
+
 describe("an isolate killed while holding a lease", () => {
   it("leaves its units spent: never an over-admission, and no more stranded than the documented bound", async () => {
     const { id, key } = await createKey("twoThousand");

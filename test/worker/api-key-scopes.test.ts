@@ -153,7 +153,7 @@ describe("the KeyStore's scopes column", () => {
       return { columns, found: await upgraded.lookup(hash), changed: await upgraded.change("key_0123456789abcdef0123", { scopes: ["x"] }) };
     });
     expect(record.columns).toContain("scopes");
-    expect(record.found).toMatchObject({ id: "key_0123456789abcdef0123", plan: "free", status: "active", scopes: [] });
+    expect(record.found.record).toMatchObject({ id: "key_0123456789abcdef0123", plan: "free", status: "active", scopes: [] });
     expect(record.changed).toMatchObject({ ok: true, value: { scopes: ["x"], plan: "free" } });
   });
 

@@ -1,7 +1,7 @@
 /**
  * The API-key middleware: reads the key from the configured header (exactly: no trimming, no case
  * folding beyond what HTTP itself does to field values), hashes it, finds its record through the
- * isolate cache or the KeyStore (src/keys/), and refuses a missing, unknown, disabled, expired or
+ * isolate cache or the KeyStore (src/keys/lookup.ts), and refuses a missing, unknown, disabled, expired or
  * revoked key. The caller's key (id, name, owner, plan; never the key or its hash) goes on the
  * context as `apiKey` for rate limits and handlers.
  *
@@ -11,9 +11,9 @@
  *                                    without a scope the route requires  403 insufficient_scope
  * The KeyStore unreachable (after one retry) is 503 key_store_unavailable: fail closed.
  */
-import type { GatewayMiddleware } from "../../context.ts";
+import { waitUntilOf, type GatewayMiddleware } from "../../context.ts";
 import { defineErrors, errorText, logEvent } from "../../errors.ts";
-import { hashApiKey, KEY_PATTERN, keyCache, SCOPE_TOKEN, withKeyStore, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
+import { findKey, hashApiKey, KEY_PATTERN, SCOPE_TOKEN, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -70,16 +70,12 @@ export function apiKeyAuth(header: string, requiredScopes: readonly string[] = [
     // The shape check costs nothing and keeps junk (and most guessing) away from the KeyStore.
     if (!KEY_PATTERN.test(presented)) throw invalid();
     const hash = await hashApiKey(presented);
-    const now = Date.now();
-    let record = keyCache.get(hash, now);
-    if (record === undefined) {
-      try {
-        record = await withKeyStore(c.env.API_KEYS, (store) => store.lookup(hash));
-      } catch (err) {
-        logEvent("error", "key_store_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
-        throw apiKeyErrors.key_store_unavailable("API keys cannot be checked right now; try again shortly.", { "retry-after": "1" });
-      }
-      keyCache.remember(hash, record, now);
+    let record: KeyRecord | null;
+    try {
+      record = await findKey(c.env.API_KEYS, hash, waitUntilOf(c));
+    } catch (err) {
+      logEvent("error", "key_store_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
+      throw apiKeyErrors.key_store_unavailable("API keys cannot be checked right now; try again shortly.", { "retry-after": "1" });
     }
     if (record === null) throw invalid();
     assertUsable(record, Date.now());
