@@ -6,6 +6,7 @@
 // here, so config tooling in Node (which imports the policies) never loads cloudflare:workers.
 export type { KeyStore, KeyChanges, KeyPage, NewKey, StoreResult } from "./durable_object.ts";
 export { decodeCursor } from "./cursor.ts";
+export { keyErrors } from "./errors.ts";
 export { keyCache, RECORD_TTL_MS, UNKNOWN_TTL_MS, TtlLru } from "./cache.ts";
 export { generateApiKey, generateKeyId, hashApiKey, KEY_PATTERN, KEY_ID_PATTERN } from "./keys.ts";
 export { KEY_STATUSES, MAX_KEY_SCOPES, normalizeScopes, publicKeyView, SCOPE_TOKEN, type ApiKeyIdentity, type KeyRecord, type KeyStatus } from "./records.ts";
