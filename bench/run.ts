@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
 import { installCleanup } from "../tools/processes.ts";
 import { describeMachine, machineLine, writeSection } from "./lib/results.ts";
 import type { Scenario } from "./lib/scenario.ts";
@@ -30,31 +31,35 @@ import { halfOpenClose } from "./investigations/half-open-close.ts";
 /** The benchmarks, then the investigations (`optional`: run only when named with --only). */
 const SCENARIOS: Scenario[] = [routeMatching, passThrough, jwt, apiKeyQuota, quotaIsolates, roomFanout, validation, failover, metrics, passThroughBreakdown, gatewayProfile, jwtBreakdown, halfOpenClose];
 
-function parseArgs(argv: string[]) {
-  const options = { only: [] as string[], seconds: 10, connections: 50 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--only") options.only = value().split(",");
-    else if (arg === "--seconds") options.seconds = Number(value());
-    else if (arg === "--connections") options.connections = Number(value());
-    else throw new Error(`unknown argument ${arg} (use --only NAME, --seconds N, --connections N)`);
-  }
+const USAGE = `Usage: npm run bench [-- [--only NAME[,NAME...]] [--seconds N] [--connections N]]
+  --only NAMES       only these scenarios, comma-separated (an investigation runs only when named)
+  --seconds N        seconds per measured target, 1-60 (default 10)
+  --connections N    concurrent connections of the load generator, 1-1000 (default 50)
+Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`;
+
+function parseBenchArgs(argv: string[]) {
+  const { values } = parseCommandLine(USAGE, {
+    args: argv,
+    strict: true,
+    options: { only: { type: "string" }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "50" } },
+  });
+  const options = { only: values.only === undefined ? [] : values.only.split(","), seconds: Number(values.seconds), connections: Number(values.connections) };
   for (const name of options.only) {
-    if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+    if (!SCENARIOS.some((s) => s.name === name)) throw new UsageError(`unknown scenario ${name}: ${SCENARIOS.map((s) => s.name).join(", ")}`, USAGE);
   }
-  if (!(options.seconds >= 1 && options.seconds <= 60)) throw new Error("--seconds must be 1-60");
-  if (!(options.connections >= 1 && options.connections <= 1000)) throw new Error("--connections must be 1-1000");
+  if (!(options.seconds >= 1 && options.seconds <= 60)) throw new UsageError("--seconds must be 1-60", USAGE);
+  if (!(options.connections >= 1 && options.connections <= 1000)) throw new UsageError("--connections must be 1-1000", USAGE);
   return options;
 }
 
 async function main(): Promise<void> {
+  let options: ReturnType<typeof parseBenchArgs>;
+  try {
+    options = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    exitOnError(err);
+  }
   installCleanup();
-  const options = parseArgs(process.argv.slice(2));
   const machine = describeMachine(await workerdVersion());
   const compatibilityDate = projectCompatibilityDate();
   const resultsFile = join(REPO_ROOT, "bench/RESULTS.md");

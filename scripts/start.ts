@@ -21,6 +21,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
 import { checkFile, KEEP_SERVED_TABLE, routesFileFor } from "./check.ts";
 import { demoPorts, startDemoOrigins } from "./demo-origin.ts";
 
@@ -33,26 +35,38 @@ export const RELOAD_STAMP = ".gateway/routes-changed";
 /** The request this script makes so the Worker runs its first-request checks at start. */
 export const STARTUP_CHECK_ID = "edge-gateway-startup-check";
 
-export function parseArgs(argv: string[]): Args {
-  const args: Args = { routes: undefined, port: 8787, fresh: false, env: undefined, passThrough: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--routes") args.routes = value();
-    else if (arg.startsWith("--routes=")) args.routes = arg.slice(9);
-    else if (arg === "--port") args.port = Number(value());
-    else if (arg.startsWith("--port=")) args.port = Number(arg.slice(7));
-    else if (arg === "--fresh") args.fresh = true;
-    else if (arg === "--env" || arg === "-e") args.env = value();
-    else if (arg.startsWith("--env=")) args.env = arg.slice(6);
-    else args.passThrough.push(arg);
+export const START_USAGE = `Usage: npm start [-- [--routes FILE] [--port N] [--fresh] [--env NAME] [wrangler dev flags...]]
+  --routes FILE     serve this route table alone (no demo origins); reloads when FILE changes
+  --port N          the port on 127.0.0.1 (default 8787)
+  --fresh           delete the local state first (${LOCAL_STATE}: API keys, counters, rooms)
+  --env NAME, -e    a stage of wrangler.toml ([env.NAME]), with routes.NAME.json when it exists
+Any other flag goes to wrangler dev, which refuses the ones it does not know (docs/local-development.md).`;
+
+const START_OPTIONS = {
+  routes: { type: "string" },
+  port: { type: "string", default: "8787" },
+  fresh: { type: "boolean", default: false },
+  env: { type: "string", short: "e" },
+} as const;
+
+/**
+ * Ours are parsed strictly (a missing value, or a value given to --fresh, is refused naming the
+ * option); every other flag is wrangler dev's, passed on in order, and wrangler's own strict parser
+ * refuses an unknown one by name ("Unknown arguments: ..."). A lenient first pass of parseArgs only
+ * sorts the two apart: it knows our options' arity, so `--port 9000` stays together.
+ */
+export function parseStartArgs(argv: string[]): Args {
+  const ours: string[] = [];
+  const passThrough: string[] = [];
+  const { tokens } = parseArgs({ args: argv, options: START_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === "option" && Object.hasOwn(START_OPTIONS, token.name)) ours.push(...argv.slice(token.index, token.index + (token.inlineValue === false ? 2 : 1)));
+    else passThrough.push(argv[token.index]!);
   }
-  if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) throw new Error("--port must be a port number");
-  return args;
+  const { values } = parseCommandLine(START_USAGE, { args: ours, options: START_OPTIONS, strict: true });
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number (1-65535), not ${JSON.stringify(values.port)}`, START_USAGE);
+  return { routes: values.routes, port, fresh: values.fresh, env: values.env, passThrough };
 }
 
 // wrangler's own access line ("[wrangler:info] GET /x 200 OK (12ms)"): the gateway logs every
@@ -102,10 +116,9 @@ async function startupCheck(base: string): Promise<void> {
 async function main(): Promise<void> {
   let args: Args;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseStartArgs(process.argv.slice(2));
   } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
+    exitOnError(err);
   }
   const demo = args.routes === undefined;
   const routesFile = args.routes !== undefined ? resolve(args.routes) : routesFileFor(args.env);

@@ -14,6 +14,7 @@ import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { SignJWT } from "jose";
 import type { JwtAuthorizerConfig } from "../src/policies/jwt/schema.ts";
+import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
 import { checkFile } from "./check.ts";
 
 export interface TokenArgs {
@@ -25,31 +26,44 @@ export interface TokenArgs {
   routes: string;
 }
 
-export function parseTokenArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): TokenArgs {
-  const args: TokenArgs = { sub: undefined, scopes: [], claims: {}, expires: "1h", authorizer: undefined, routes: env.GATEWAY_ROUTES ?? "routes.json" };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--sub") args.sub = value();
-    else if (arg === "--scope") args.scopes.push(...value().split(" ").filter(Boolean));
-    else if (arg === "--claim") {
-      const pair = value();
-      const at = pair.indexOf("=");
-      if (at <= 0) throw new Error(`--claim takes name=value, not ${JSON.stringify(pair)}`);
-      const text = pair.slice(at + 1);
-      let claim: unknown = text;
-      try { claim = JSON.parse(text); } catch { /* a plain string */ }
-      args.claims[pair.slice(0, at)] = claim;
-    } else if (arg === "--expires") args.expires = value();
-    else if (arg === "--authorizer") args.authorizer = value();
-    else if (arg === "--routes") args.routes = value();
-    else throw new Error(`unknown option ${arg} (see scripts/token.ts)`);
+export const TOKEN_USAGE = `Usage: npm run --silent token -- [options]
+  --sub SUBJECT        the token's subject (sub)
+  --scope "A B"        scopes, space-separated; repeatable
+  --claim NAME=VALUE   another claim; VALUE is read as JSON when it parses, else as text; repeatable
+  --expires TIME       lifetime, as jose reads it: 1h, 30m, 2d (default 1h)
+  --authorizer NAME    the HS256/384/512 authorizer to mint for (needed when the table has several)
+  --routes FILE        the route table (default $GATEWAY_ROUTES, then routes.json)`;
+
+export function parseTokenArgs(argv: string[], env: Readonly<Record<string, string | undefined>> = process.env): TokenArgs {
+  const { values } = parseCommandLine(TOKEN_USAGE, {
+    args: argv,
+    strict: true,
+    options: {
+      sub: { type: "string" },
+      scope: { type: "string", multiple: true, default: [] },
+      claim: { type: "string", multiple: true, default: [] },
+      expires: { type: "string", default: "1h" },
+      authorizer: { type: "string" },
+      routes: { type: "string", default: env.GATEWAY_ROUTES ?? "routes.json" },
+    },
+  });
+  const claims: Record<string, unknown> = {};
+  for (const pair of values.claim) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new UsageError(`--claim takes name=value, not ${JSON.stringify(pair)}`, TOKEN_USAGE);
+    const text = pair.slice(at + 1);
+    let claim: unknown = text;
+    try { claim = JSON.parse(text); } catch { /* a plain string */ }
+    claims[pair.slice(0, at)] = claim;
   }
-  return args;
+  return {
+    sub: values.sub,
+    scopes: values.scope.flatMap((list) => list.split(" ").filter(Boolean)),
+    claims,
+    expires: values.expires,
+    authorizer: values.authorizer,
+    routes: values.routes,
+  };
 }
 
 /** The secret's text: the environment first, then .dev.vars (what wrangler dev gives the Worker). */
@@ -92,7 +106,6 @@ if (import.meta.main) {
   try {
     console.log(await mintToken(parseTokenArgs(process.argv.slice(2))));
   } catch (err) {
-    console.error((err as Error).message);
-    process.exitCode = 1;
+    exitOnError(err);
   }
 }

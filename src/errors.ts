@@ -4,8 +4,9 @@
  * Nothing internal (stack, origin address, exception text) ever reaches the body.
  *
  * The catalogue is closed: each capability declares its codes with `defineErrors` (code, status,
- * meaning) when its module loads, and a code can only be thrown once declared. A code declared
- * twice must mean the same thing with the same status, so the same input gets the same answer
+ * meaning) when its module loads, and a code can only be thrown once declared. Each code has one
+ * owner, which declares it once; a capability that refuses with another's code imports the owner's
+ * factory (a service's codes come through its index.ts), so a code has one status and one meaning
  * everywhere. `docs/errors.md` is generated from the catalogue (`npm run docs`).
  */
 import type { Context } from "hono";
@@ -58,8 +59,12 @@ export function defineErrors<const T extends Record<string, ErrorSpec>>(owner: s
   for (const [code, spec] of Object.entries(specs)) {
     if (!/^[a-z][a-z0-9_]*$/.test(code)) throw new TypeError(`error code "${code}" must be snake_case`);
     const known = catalogue.get(code);
+    if (known && known.owner !== owner)
+      throw new TypeError(`error code "${code}" is declared by ${known.owner} and again by ${owner}: one code, one owner (import ${known.owner}'s instead)`);
+    // The same owner again is its module evaluated again (a test runner's fresh module graph); its
+    // status cannot change under the clients.
     if (known && known.status !== spec.status)
-      throw new TypeError(`error code "${code}" is ${known.status} in ${known.owner} and ${spec.status} in ${owner}: one code, one status`);
+      throw new TypeError(`error code "${code}" is ${known.status} and ${spec.status} in ${owner}: one code, one status`);
     if (!known) catalogue.set(code, { code, owner, ...spec });
     factories[code] = (message, headers, details) => new GatewayError(code, message, headers, details);
   }
@@ -81,6 +86,9 @@ export const coreErrors = defineErrors("core", {
   method_not_allowed: { status: 405, meaning: "A route matches the path but not the method; `Allow` lists the methods." },
   payload_too_large: { status: 413, meaning: "The body is larger than the endpoint accepts." },
   unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not one the endpoint accepts." },
+  // Shared by the two authorizers (jwt, api-key), neither of which may own the other's refusal:
+  // a client switches on one code whatever the credential.
+  insufficient_scope: { status: 403, meaning: "The token or API key is valid but lacks a scope the route requires." },
   upgrade_required: { status: 426, meaning: "The route is a WebSocket endpoint and the request is not a WebSocket upgrade." },
   internal_error: { status: 500, meaning: "The gateway failed; the operator's log has the details under the request id." },
   origin_unreachable: { status: 502, meaning: "The origin could not be connected to, or reset the connection." },

@@ -23,10 +23,10 @@ import { z } from "zod";
 import type { GatewayEnv } from "../context.ts";
 import { coreErrors, defineErrors, errorText, logEvent } from "../errors.ts";
 import {
-  decodeCursor, generateApiKey, generateKeyId, hashApiKey, KEY_ID_PATTERN, keyCache, MAX_KEY_SCOPES, publicKeyView, SCOPE_TOKEN, withKeyStore,
+  decodeCursor, generateApiKey, generateKeyId, hashApiKey, KEY_ID_PATTERN, keyCache, keyErrors, MAX_KEY_SCOPES, publicKeyView, SCOPE_TOKEN, withKeyStore,
   type KeyRecord, type KeyStore, type StoreResult,
 } from "../keys/index.ts";
-import { counterName, resetUsage, resolvePlan, usageOf, type PlanConfig, type ResolvedPlan } from "../quota/index.ts";
+import { counterName, quotaErrors, resetUsage, resolvePlan, usageOf, type PlanConfig, type ResolvedPlan } from "../quota/index.ts";
 import { jsonBody, queryOf } from "./input.ts";
 
 export const keyAdminErrors = defineErrors("admin", {
@@ -34,9 +34,6 @@ export const keyAdminErrors = defineErrors("admin", {
   key_not_found: { status: 404, meaning: "No API key has this id." },
   key_revoked: { status: 409, meaning: "The key is revoked; a revoked key cannot be changed." },
   conflict: { status: 409, meaning: "The key could not be stored (a clash of generated ids); try again." },
-  plan_unknown: { status: 403, meaning: "The key's plan is not configured in this gateway's route table." },
-  limiter_unavailable: { status: 503, meaning: "The counter did not answer after one retry and the plan fails closed; `Retry-After` says when to retry." },
-  key_store_unavailable: { status: 503, meaning: "API keys cannot be checked right now (the KeyStore did not answer after one retry); `Retry-After` says when to retry." },
 });
 
 const Text = z.string().trim().min(1).max(200);
@@ -126,12 +123,12 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
   api.post("/:id/usage/reset", async (c) => {
     const record = await existing(c);
     const plan = plans.get(record.plan);
-    if (!plan) throw keyAdminErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
+    if (!plan) throw quotaErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
     try {
       await resetUsage(c.env.QUOTA, counterName.key(record.id));
     } catch (err) {
       logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
-      throw keyAdminErrors.limiter_unavailable("Usage cannot be reset right now; try again shortly.", { "retry-after": "1" });
+      throw quotaErrors.limiter_unavailable("Usage cannot be reset right now; try again shortly.", { "retry-after": "1" });
     }
     logEvent("info", "usage_reset", { keyId: record.id, requestId: c.get("requestId") });
     return c.json(await usageView(c, record));
@@ -139,13 +136,13 @@ export function createKeysApi(table: { plans: Record<string, PlanConfig> }) {
 
   async function usageView(c: Ctx, record: KeyRecord) {
     const plan = plans.get(record.plan);
-    if (!plan) throw keyAdminErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
+    if (!plan) throw quotaErrors.plan_unknown(`The key's plan "${record.plan}" is not configured on this gateway.`);
     let usage;
     try {
       usage = await usageOf(c.env.QUOTA, counterName.key(record.id), plan.limits);
     } catch (err) {
       logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
-      throw keyAdminErrors.limiter_unavailable("Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
+      throw quotaErrors.limiter_unavailable("Usage cannot be read right now; try again shortly.", { "retry-after": "1" });
     }
     return {
       keyId: record.id,
@@ -208,6 +205,6 @@ async function store<F extends (store: DurableObjectStub<KeyStore>) => Promise<u
     return await withKeyStore(c.env.API_KEYS, call);
   } catch (err) {
     logEvent("error", "key_store_unavailable", { requestId: c.get("requestId"), error: errorText(err) });
-    throw keyAdminErrors.key_store_unavailable("The key store is unavailable; try again shortly.", { "retry-after": "1" });
+    throw keyErrors.key_store_unavailable("The key store is unavailable; try again shortly.", { "retry-after": "1" });
   }
 }

@@ -6,6 +6,7 @@
 // here, so config tooling in Node (which imports the policies) never loads cloudflare:workers.
 export type { FeedPosition, FeedUpdate, KeyLookup, KeyStore, KeyStoreStats, KeyChanges, KeyPage, NewKey, StoreResult } from "./durable_object.ts";
 export { decodeCursor } from "./cursor.ts";
+export { keyErrors } from "./errors.ts";
 export { FEED_AHEAD_MS, FRESH_MS, KeyCache, keyCache, RECORD_TTL_MS, UNKNOWN_TTL_MS, TtlLru } from "./cache.ts";
 export { findKey } from "./lookup.ts";
 export { generateApiKey, generateKeyId, hashApiKey, KEY_PATTERN, KEY_ID_PATTERN } from "./keys.ts";

@@ -7,6 +7,7 @@
 export type { QuotaCounter, ConsumeRequest, CounterDecision, AcquireRequest, Grant, ReleaseRequest, Usage } from "./durable_object.ts";
 export { consumeOnce, counterName, maxCost, resolvePlan, LIMITER_TIMEOUT_MS, type CounterNamespace, type ResolvedPlan } from "./client.ts";
 export type { Decision, Limits } from "./decision.ts";
+export { quotaErrors } from "./errors.ts";
 export { leases, LeaseBook, type LeaseContext, type Taken } from "./leases.ts";
 export { resetUsage, usageOf, type KeyUsage } from "./usage.ts";
 export { RateLimitHeaders, rateLimitFields, retryAfterSeconds } from "./headers.ts";

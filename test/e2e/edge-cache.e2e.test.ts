@@ -7,22 +7,22 @@
  * header narrowing through workerd's real Cache API implementation; the storage behind it is a
  * test backend, not Cloudflare's (which keeps entries per data center and only on custom domains).
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listenOnLoopback, useGateway } from "../support/e2e-gateway.ts";
 import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
 
 const ADMIN_TOKEN = "e2e-admin-token";
-let origin: { server: Server; url: string; hits: Map<string, number>; seen: IncomingMessage["headers"][] };
-let gateway: GatewayProcess;
-let uncached: GatewayProcess;
 
-beforeAll(async () => {
+/**
+ * An origin with the habits that make caches dangerous: it honours X-Original-URL (as IIS and some
+ * frameworks do) and reflects X-Forwarded-Host into links. It counts requests per URL and keeps the
+ * headers of each.
+ */
+async function startCacheOrigin() {
   const hits = new Map<string, number>();
   const seen: IncomingMessage["headers"][] = [];
-  // An origin with the habits that make caches dangerous: it honours X-Original-URL (as IIS and
-  // some frameworks do) and reflects X-Forwarded-Host into links.
-  const server = createServer((req, res) => {
+  const origin = await listenOnLoopback((req, res) => {
     const url = req.headers["x-original-url"] ? String(req.headers["x-original-url"]) : req.url!;
     const n = (hits.get(req.url!) ?? 0) + 1;
     hits.set(req.url!, n);
@@ -41,32 +41,29 @@ beforeAll(async () => {
     res.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=5" });
     res.end(JSON.stringify({ url, n, link: `https://${req.headers["x-forwarded-host"]}/next` }));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, seen };
-  const routes = {
-    origins: { app: { url: origin.url } },
-    plans: { std: { rate: { limit: 1000, per: "1s" } } },
-    admin: { token: { env: "ADMIN_TOKEN" } },
-    routes: [
-      { id: "public", path: "/c/*", origin: "app", auth: "none", cache: { ttlSec: 60, keyQuery: ["page"] } },
-      { id: "mine", path: "/me/*", origin: "app", auth: { apiKey: true }, cache: { ttlSec: 60 } },
-    ],
-  };
-  [gateway, uncached] = await Promise.all([
-    startGateway({ routes, bindings: { ADMIN_TOKEN }, cache: true }),
-    startGateway({ routes, bindings: { ADMIN_TOKEN } }),
-  ]);
-}, 120_000);
+  return { ...origin, hits, seen };
+}
 
-afterAll(async () => {
-  await Promise.all([gateway?.stop(), uncached?.stop()]);
-  origin?.server.closeAllConnections();
-  origin?.server.close();
+const routesTo = (origin: { url: string }) => ({
+  origins: { app: { url: origin.url } },
+  plans: { std: { rate: { limit: 1000, per: "1s" } } },
+  admin: { token: { env: "ADMIN_TOKEN" } },
+  routes: [
+    { id: "public", path: "/c/*", origin: "app", auth: "none", cache: { ttlSec: 60, keyQuery: ["page"] } },
+    { id: "mine", path: "/me/*", origin: "app", auth: { apiKey: true }, cache: { ttlSec: 60 } },
+  ],
 });
 
-const get = (path: string, headers: Record<string, string> = {}, base = gateway.url) => fetch(base + path, { headers });
+const e2e = useGateway({ origin: startCacheOrigin }, ({ origin }) => ({ routes: routesTo(origin), bindings: { ADMIN_TOKEN }, cache: true }));
+
+// The same table on a gateway without a Cache API, in front of the same origin.
+let uncached: GatewayProcess;
+beforeAll(async () => { uncached = await startGateway({ routes: routesTo(e2e.origin), bindings: { ADMIN_TOKEN } }); }, 60_000);
+afterAll(async () => { await uncached?.stop(); });
+
+const get = (path: string, headers: Record<string, string> = {}, base = e2e.gateway.url) => fetch(base + path, { headers });
 const admin = (path: string, body: unknown) =>
-  fetch(gateway.url + "/_gateway" + path, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(e2e.gateway.url + "/_gateway" + path, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
 async function newKey(): Promise<string> {
   const response = await admin("/keys", { name: "e2e", owner: "e2e", plan: "std" });
   expect(response.status).toBe(201);
@@ -84,7 +81,7 @@ describe("edge cache on workerd with a Cache API", () => {
     expect(Number(second.headers.get("age"))).toBeGreaterThanOrEqual(1);
     expect(second.headers.get("cache-control")).toBe("public, max-age=5"); // the origin's, as it sent it
     expect(await second.text()).toBe(body);
-    expect(origin.hits.get("/c/one")).toBe(1);
+    expect(e2e.origin.hits.get("/c/one")).toBe(1);
   });
 
   it("keeps two API keys' entries apart", async () => {
@@ -97,7 +94,7 @@ describe("edge cache on workerd with a Cache API", () => {
     expect(aAgain.headers.get("cache-status")).toMatch(/; hit;/);
     expect(await aAgain.text()).toBe(aBody);
     expect((await get("/me/profile")).status).toBe(401);
-    expect(origin.hits.get("/me/profile")).toBe(2);
+    expect(e2e.origin.hits.get("/me/profile")).toBe(2);
   });
 
   it("cannot be poisoned through X-Forwarded-Host, X-Original-URL or an unkeyed parameter", async () => {
@@ -110,14 +107,14 @@ describe("edge cache on workerd with a Cache API", () => {
     const served = await victim.text();
     expect(served).not.toContain("evil");
     expect(served).not.toContain("ADMIN");
-    expect(origin.seen.at(-1)!["x-original-url"]).toBeUndefined();
+    expect(e2e.origin.seen.at(-1)!["x-original-url"]).toBeUndefined();
   });
 
   it("does not store a response with Set-Cookie", async () => {
     await (await get("/c/cookie")).text();
     const second = await get("/c/cookie");
     expect(second.headers.get("cache-status")).toBe("edge-gateway; fwd=miss; fwd-status=200; detail=set-cookie");
-    expect(origin.hits.get("/c/cookie")).toBe(2);
+    expect(e2e.origin.hits.get("/c/cookie")).toBe(2);
   });
 
   it("streams a 1 MB body through on a miss and serves it whole from the cache", async () => {
@@ -126,7 +123,7 @@ describe("edge cache on workerd with a Cache API", () => {
     const second = await get("/c/big");
     expect(second.headers.get("cache-status")).toMatch(/; hit;/);
     expect((await second.arrayBuffer()).byteLength).toBe(1_000_000);
-    expect(origin.hits.get("/c/big")).toBe(1);
+    expect(e2e.origin.hits.get("/c/big")).toBe(1);
   });
 
   it("purges by path through the admin API", async () => {
@@ -134,7 +131,7 @@ describe("edge cache on workerd with a Cache API", () => {
     const purge = await admin("/cache/purge", { route: "public", path: "/c/purged" });
     expect(purge.status).toBe(200);
     expect((await get("/c/purged")).headers.get("cache-status")).toMatch(/fwd=miss/);
-    expect(origin.hits.get("/c/purged")).toBe(2);
+    expect(e2e.origin.hits.get("/c/purged")).toBe(2);
   });
 
   it("works uncached, saying so, where there is no Cache API", async () => {

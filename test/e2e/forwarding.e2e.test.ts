@@ -5,57 +5,43 @@ import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startEchoOrigin, streamBytes, type Echo } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback, useGateway } from "../support/e2e-gateway.ts";
 
 const MB = 1024 * 1024;
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let admin: { server: Server; url: string; hits: string[] };
-let gateway: GatewayProcess;
 
-beforeAll(async () => {
-  origin = await startEchoOrigin();
-  // A second origin standing for "somewhere a bypass must never reach"; it records every hit.
+/** An origin standing for "somewhere a bypass must never reach"; it records every hit. */
+async function startAdminOrigin() {
   const hits: string[] = [];
-  const server = createServer((req, res) => { hits.push(req.url!); res.end("admin"); });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  admin = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
-  gateway = await startGateway({
-    routes: {
-      origins: {
-        echo: { url: origin.url },
-        slow: { url: origin.url, timeoutMs: 1000 },
-        closed: { url: "http://127.0.0.1:1" },
-        admin: { url: admin.url },
-      },
-      routes: [
-        { id: "users", path: "/v1/users/:id", origin: "echo", auth: "none", rewrite: "/users/:id" },
-        { id: "public", path: "/v1/public/*", origin: "echo", auth: "none", stripPrefix: "/v1" },
-        // A body limit above the upload: limits are enforced while streaming, never by buffering.
-        { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none", maxBodyBytes: 256 * MB },
-        { id: "download", path: "/download", methods: ["GET"], origin: "echo", auth: "none" },
-        { id: "slow", path: "/slow", origin: "slow", auth: "none" },
-        { id: "closed", path: "/closed", origin: "closed", auth: "none" },
-        { id: "admin", path: "/admin/*", host: "admin.internal", origin: "admin", auth: "none" },
-      ],
-    },
-  });
-}, 60_000);
+  return { ...await listenOnLoopback((req, res) => { hits.push(req.url!); res.end("admin"); }), hits };
+}
 
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-  admin?.server.close();
-});
+const e2e = useGateway({ echo: startEchoOrigin, admin: startAdminOrigin }, ({ echo, admin }) => ({
+  routes: {
+    origins: {
+      echo: { url: echo.url },
+      slow: { url: echo.url, timeoutMs: 1000 },
+      closed: { url: "http://127.0.0.1:1" },
+      admin: { url: admin.url },
+    },
+    routes: [
+      { id: "users", path: "/v1/users/:id", origin: "echo", auth: "none", rewrite: "/users/:id" },
+      { id: "public", path: "/v1/public/*", origin: "echo", auth: "none", stripPrefix: "/v1" },
+      // A body limit above the upload: limits are enforced while streaming, never by buffering.
+      { id: "upload", path: "/upload", methods: ["POST"], origin: "echo", auth: "none", maxBodyBytes: 256 * MB },
+      { id: "download", path: "/download", methods: ["GET"], origin: "echo", auth: "none" },
+      { id: "slow", path: "/slow", origin: "slow", auth: "none" },
+      { id: "closed", path: "/closed", origin: "closed", auth: "none" },
+      { id: "admin", path: "/admin/*", host: "admin.internal", origin: "admin", auth: "none" },
+    ],
+  },
+}));
 
 /** A raw HTTP/1.1 request, so the path reaches the gateway exactly as written. */
 function rawGet(path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(gateway.port, "127.0.0.1", () => {
+    const socket = connect(e2e.gateway.port, "127.0.0.1", () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     });
     let data = "";
@@ -67,13 +53,13 @@ function rawGet(path: string): Promise<{ status: number; body: string }> {
 
 function get(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    httpRequest(`${gateway.url}${path}`, { headers }, resolve).on("error", reject).end();
+    httpRequest(`${e2e.gateway.url}${path}`, { headers }, resolve).on("error", reject).end();
   });
 }
 
 async function sampleRss<T>(work: Promise<T>): Promise<{ result: T; peak: number }> {
-  let peak = gateway.rss();
-  const timer = setInterval(() => { peak = Math.max(peak, gateway.rss()); }, 50);
+  let peak = e2e.gateway.rss();
+  const timer = setInterval(() => { peak = Math.max(peak, e2e.gateway.rss()); }, 50);
   try {
     const result = await work;
     return { result, peak };
@@ -85,13 +71,13 @@ async function sampleRss<T>(work: Promise<T>): Promise<{ result: T; peak: number
 /** Uploads 128 MB of one byte value to /upload with `framing` headers; the echo, memory and digest. */
 async function upload128(framing: Record<string, string>, fill: number) {
   const size = 128 * MB;
-  const baseline = gateway.rss();
+  const baseline = e2e.gateway.rss();
   const chunk = Buffer.alloc(MB, fill);
   const expected = createHash("sha256");
   for (let i = 0; i < size / MB; i++) expected.update(chunk);
   const body = Readable.from((function* () { for (let i = 0; i < size / MB; i++) yield chunk; })());
   const { result, peak } = await sampleRss(new Promise<Echo>((resolve, reject) => {
-    const req = httpRequest(`${gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", ...framing } }, (res) => {
+    const req = httpRequest(`${e2e.gateway.url}/upload`, { method: "POST", headers: { "content-type": "application/octet-stream", ...framing } }, (res) => {
       let text = "";
       res.on("data", (c) => { text += c; });
       res.on("end", () => resolve(JSON.parse(text)));
@@ -121,7 +107,7 @@ describe("streaming through the gateway", () => {
 
   it("streams a 128 MB download to the client without holding it in memory", async () => {
     const size = 128 * MB;
-    const baseline = gateway.rss();
+    const baseline = e2e.gateway.rss();
     const { result, peak } = await sampleRss(new Promise<number>((resolve, reject) => {
       get("/download", { "x-origin-bytes": String(size) }).then((res) => {
         let received = 0;
@@ -167,13 +153,13 @@ describe("a GET or HEAD with a body (issue 8, item 4)", () => {
   // These tests reach the admin origin on purpose (its hit list shows whether the origin was
   // contacted); the bypass tests below expect it untouched, so its hits are put back afterwards.
   let hitsBefore = 0;
-  beforeEach(() => { hitsBefore = admin.hits.length; });
-  afterEach(() => { admin.hits.length = hitsBefore; });
+  beforeEach(() => { hitsBefore = e2e.admin.hits.length; });
+  afterEach(() => { e2e.admin.hits.length = hitsBefore; });
 
   /** A raw request with the given head lines and body, so nothing in the client strips the body. */
   function raw(method: string, path: string, lines: string[], body = ""): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const socket = connect(gateway.port, "127.0.0.1", () => {
+      const socket = connect(e2e.gateway.port, "127.0.0.1", () => {
         socket.write(`${method} ${path} HTTP/1.1\r\n${lines.map((l) => l + "\r\n").join("")}Connection: close\r\n\r\n${body}`);
       });
       let data = "";
@@ -184,7 +170,7 @@ describe("a GET or HEAD with a body (issue 8, item 4)", () => {
   }
 
   it("answers 400 body_not_allowed before any origin contact", async () => {
-    const before = admin.hits.length;
+    const before = e2e.admin.hits.length;
     for (const method of ["GET", "HEAD"]) {
       const answer = await raw(method, "/admin/x", ["Host: admin.internal", "Content-Length: 5"], "hello");
       expect(answer.status).toBe(400);
@@ -192,15 +178,15 @@ describe("a GET or HEAD with a body (issue 8, item 4)", () => {
     }
     const chunked = await raw("GET", "/admin/x", ["Host: admin.internal", "Transfer-Encoding: chunked"], "5\r\nhello\r\n0\r\n\r\n");
     expect(chunked.status).toBe(400);
-    expect(admin.hits.length).toBe(before);
+    expect(e2e.admin.hits.length).toBe(before);
   });
 
   it("forwards a GET without a body, and a GET with Content-Length: 0", async () => {
-    const before = admin.hits.length;
+    const before = e2e.admin.hits.length;
     expect((await raw("GET", "/admin/plain", ["Host: admin.internal"])).status).toBe(200);
     expect((await raw("GET", "/admin/zero", ["Host: admin.internal", "Content-Length: 0"])).status).toBe(200);
     expect((await raw("HEAD", "/admin/head", ["Host: admin.internal", "Content-Length: 0"])).status).toBe(200);
-    expect(admin.hits.slice(before)).toEqual(["/admin/plain", "/admin/zero", "/admin/head"]);
+    expect(e2e.admin.hits.slice(before)).toEqual(["/admin/plain", "/admin/zero", "/admin/head"]);
   });
 });
 
@@ -226,7 +212,7 @@ describe("path bypass attempts", () => {
 
   it.each(attempts)("%s never reaches an unintended origin path", async (path) => {
     const { status, body } = await rawGet(path);
-    expect(admin.hits, `admin origin was reached by ${path}`).toEqual([]);
+    expect(e2e.admin.hits, `admin origin was reached by ${path}`).toEqual([]);
     if (status === 200) {
       // Reached the echo origin: only inside the prefixes the routes grant.
       const echoed = JSON.parse(body.replace(/^[0-9a-fA-F]+\r\n|\r\n0\r\n\r\n$/g, "")) as { url: string };

@@ -4,33 +4,29 @@
  * so this is where sharing one JWKS fetch across requests is proven (inside vitest's workerd all
  * calls of a test share one context).
  */
-import type { Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { useGateway } from "../support/e2e-gateway.ts";
 import { startJwksServer } from "../support/jwt-jwks-server.ts";
 import { AUDIENCE, ISSUER, mint, mintWith, testKeyPair, utf8, type TestKeyPair } from "../../tools/jwt-tokens.ts";
 import { jwksServer } from "../support/jwt-tokens.ts";
 
 const SECRET = "e2e-only-hmac-secret-0123456789abcdef-0123456789abcdef";
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let jwks: { server: Server; port: number };
 let server: ReturnType<typeof jwksServer>;
-let gateway: GatewayProcess;
 let k1: TestKeyPair;
 let k2: TestKeyPair;
 const sets = { cold: `e2e-cold-${process.pid}`, abandon: `e2e-abandon-${process.pid}`, down: `e2e-down-${process.pid}` };
 
-beforeAll(async () => {
-  [origin, jwks, k1, k2] = await Promise.all([startEchoOrigin(), startJwksServer(), testKeyPair("ES256", "e2e-1"), testKeyPair("ES256", "e2e-2")]);
+const e2e = useGateway({ echo: startEchoOrigin, jwks: startJwksServer }, async ({ echo, jwks }) => {
+  [k1, k2] = await Promise.all([testKeyPair("ES256", "e2e-1"), testKeyPair("ES256", "e2e-2")]);
   server = jwksServer(jwks.port);
   await server.put(sets.cold, { keys: [k1.publicJwk], delayMs: 300 });
   await server.put(sets.abandon, { keys: [k1.publicJwk], delayMs: 1500 });
   await server.put(sets.down, { keys: [k1.publicJwk], down: true });
   const authorizer = (set: string) => ({ type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], jwksUrl: server.url(set) });
-  gateway = await startGateway({
+  return {
     routes: {
-      origins: { echo: { url: origin.url } },
+      origins: { echo: { url: echo.url } },
       authorizers: {
         cold: authorizer(sets.cold),
         abandon: authorizer(sets.abandon),
@@ -45,19 +41,11 @@ beforeAll(async () => {
       ],
     },
     bindings: { INTERNAL_JWT_SECRET: SECRET },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-  jwks?.server.closeAllConnections();
-  jwks?.server.close();
+  };
 });
 
 const get = (path: string, token: string, signal?: AbortSignal) =>
-  fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` }, signal });
+  fetch(`${e2e.gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` }, signal });
 
 describe("JWT authorizer in workerd serve", () => {
   it("verifies HS256 with the Worker secret and sends the identity header to the origin", async () => {
@@ -105,7 +93,7 @@ describe("JWT authorizer in workerd serve", () => {
     const token = await mintWith(k1, { claims: { sub: "log-probe-subject" } });
     await (await get("/internal", token)).arrayBuffer();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const output = gateway.output();
+    const output = e2e.gateway.output();
     expect(output).toContain("\"routeId\":\"internal\"");
     expect(output).not.toContain(token.split(".")[1]!);
     expect(output).not.toContain(token.split(".")[2]!);

@@ -2,35 +2,23 @@
  * API keys and quotas over real HTTP: the bundled Worker served by workerd with real SQLite-backed
  * Durable Objects (on a temporary disk), a real Node origin, and fetch from Node.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { useGateway } from "../support/e2e-gateway.ts";
 
 const TOKEN = "e2e-admin-token-0123456789";
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  origin = await startEchoOrigin();
-  gateway = await startGateway({
-    routes: {
-      origins: { echo: { url: origin.url } },
-      plans: { ten: { quota: { limit: 10, per: "month" } }, roomy: { quota: { limit: 1000, per: "day" } } },
-      admin: { token: { env: "ADMIN_TOKEN" } },
-      routes: [{ id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } }],
-    },
-    bindings: { ADMIN_TOKEN: TOKEN },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-});
+const e2e = useGateway({ echo: startEchoOrigin }, ({ echo }) => ({
+  routes: {
+    origins: { echo: { url: echo.url } },
+    plans: { ten: { quota: { limit: 10, per: "month" } }, roomy: { quota: { limit: 1000, per: "day" } } },
+    admin: { token: { env: "ADMIN_TOKEN" } },
+    routes: [{ id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } }],
+  },
+  bindings: { ADMIN_TOKEN: TOKEN },
+}));
 
 const admin = async (method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${gateway.url}/_gateway${path}`, {
+  const response = await fetch(`${e2e.gateway.url}/_gateway${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -38,15 +26,15 @@ const admin = async (method: string, path: string, body?: unknown) => {
   return { status: response.status, text: await response.text() };
 };
 const use = async (key: string) => {
-  const response = await fetch(`${gateway.url}/v1/orders/1`, { headers: { "x-api-key": key } });
+  const response = await fetch(`${e2e.gateway.url}/v1/orders/1`, { headers: { "x-api-key": key } });
   await response.arrayBuffer();
   return response.status;
 };
 
 describe("keys and quotas over HTTP", () => {
   it("refuses the admin API without the token", async () => {
-    expect((await fetch(`${gateway.url}/_gateway/keys`)).status).toBe(401);
-    expect((await fetch(`${gateway.url}/_gateway/keys`, { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+    expect((await fetch(`${e2e.gateway.url}/_gateway/keys`)).status).toBe(401);
+    expect((await fetch(`${e2e.gateway.url}/_gateway/keys`, { headers: { authorization: "Bearer nope" } })).status).toBe(401);
   });
 
   it("creates a key, counts it exactly, reports usage, re-plans, rotates and revokes it", async () => {
@@ -75,8 +63,8 @@ describe("keys and quotas over HTTP", () => {
     expect(listed.text).toContain(id);
     for (const secret of [key, rotated.key]) {
       expect(listed.text).not.toContain(secret.slice(3));
-      expect(gateway.output()).not.toContain(secret.slice(3));
+      expect(e2e.gateway.output()).not.toContain(secret.slice(3));
     }
-    expect(gateway.output()).toContain(`"path":"/_gateway/keys/${id}/revoke"`); // the access log ran
+    expect(e2e.gateway.output()).toContain(`"path":"/_gateway/keys/${id}/revoke"`); // the access log ran
   });
 });

@@ -5,9 +5,9 @@
  * scrape reads under a strict reader; the origin receives the continued trace; and nothing workerd
  * printed, from start to stop, holds a key, token or secret the test used.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { useGateway } from "../support/e2e-gateway.ts";
 import { parsePrometheusText, sampleValue } from "../support/prometheus-format.ts";
 import { AUDIENCE, ISSUER, mint, utf8 } from "../../tools/jwt-tokens.ts";
 
@@ -15,40 +15,28 @@ const ADMIN_TOKEN = "e2e-observability-admin-token-7f3a9c";
 const HMAC_SECRET = "e2e-observability-hmac-secret-0123456789abcdef-fedcba9876543210";
 const SUBJECT = "grace.hopper@example.com";
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  origin = await startEchoOrigin();
-  gateway = await startGateway({
-    routes: {
-      origins: { echo: { url: origin.url } },
-      plans: { roomy: { quota: { limit: 1000, per: "day" } } },
-      authorizers: {
-        main: {
-          type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "JWT_SECRET" },
-          tokenSources: [{ header: "authorization" }, { query: "access_token" }],
-        },
+const e2e = useGateway({ echo: startEchoOrigin }, ({ echo }) => ({
+  routes: {
+    origins: { echo: { url: echo.url } },
+    plans: { roomy: { quota: { limit: 1000, per: "day" } } },
+    authorizers: {
+      main: {
+        type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "JWT_SECRET" },
+        tokenSources: [{ header: "authorization" }, { query: "access_token" }],
       },
-      admin: { token: { env: "ADMIN_TOKEN" } },
-      routes: [
-        { id: "keyed", path: "/v1/keyed/*", origin: "echo", auth: { apiKey: true } },
-        { id: "jwt", path: "/v1/jwt/*", origin: "echo", auth: { authorizer: "main" } },
-        { id: "timed", path: "/v1/timed", origin: "echo", auth: "none", serverTiming: true },
-      ],
     },
-    bindings: { ADMIN_TOKEN, JWT_SECRET: HMAC_SECRET },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-});
+    admin: { token: { env: "ADMIN_TOKEN" } },
+    routes: [
+      { id: "keyed", path: "/v1/keyed/*", origin: "echo", auth: { apiKey: true } },
+      { id: "jwt", path: "/v1/jwt/*", origin: "echo", auth: { authorizer: "main" } },
+      { id: "timed", path: "/v1/timed", origin: "echo", auth: "none", serverTiming: true },
+    ],
+  },
+  bindings: { ADMIN_TOKEN, JWT_SECRET: HMAC_SECRET },
+}));
 
 const admin = async (path: string, init: RequestInit = {}) =>
-  fetch(`${gateway.url}/_gateway${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...init.headers } });
+  fetch(`${e2e.gateway.url}/_gateway${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...init.headers } });
 
 async function statusesOf(n: number, url: string, init: RequestInit = {}): Promise<number[]> {
   // Concurrent, as real clients are: each request is its own request context in workerd.
@@ -71,12 +59,12 @@ describe("metrics, traces and logs over real HTTP", () => {
     const forged = await mint(utf8("not-the-secret-but-still-a-credential-0123456789"), "HS256", undefined, { claims: { sub: SUBJECT } });
     used.push(key, key.slice(3), wrongKey, jwt, jwt.split(".")[2]!, forged, forged.split(".")[2]!, "wrong-admin-token-e2e-4411");
 
-    expect(await statusesOf(25, `${gateway.url}/v1/keyed/orders`, { headers: { "x-api-key": key } })).toEqual(Array(25).fill(200));
-    expect(await statusesOf(3, `${gateway.url}/v1/keyed/orders`, { headers: { "x-api-key": wrongKey } })).toEqual(Array(3).fill(401));
-    expect(await statusesOf(20, `${gateway.url}/v1/jwt/me`, { headers: { authorization: `Bearer ${jwt}` } })).toEqual(Array(20).fill(200));
-    expect(await statusesOf(2, `${gateway.url}/v1/jwt/me?access_token=${jwt}&page=2`)).toEqual([200, 200]);
-    expect(await statusesOf(1, `${gateway.url}/v1/jwt/me`, { headers: { authorization: `Bearer ${forged}` } })).toEqual([401]);
-    expect((await fetch(`${gateway.url}/_gateway/metrics`, { headers: { authorization: "Bearer wrong-admin-token-e2e-4411" } })).status).toBe(401);
+    expect(await statusesOf(25, `${e2e.gateway.url}/v1/keyed/orders`, { headers: { "x-api-key": key } })).toEqual(Array(25).fill(200));
+    expect(await statusesOf(3, `${e2e.gateway.url}/v1/keyed/orders`, { headers: { "x-api-key": wrongKey } })).toEqual(Array(3).fill(401));
+    expect(await statusesOf(20, `${e2e.gateway.url}/v1/jwt/me`, { headers: { authorization: `Bearer ${jwt}` } })).toEqual(Array(20).fill(200));
+    expect(await statusesOf(2, `${e2e.gateway.url}/v1/jwt/me?access_token=${jwt}&page=2`)).toEqual([200, 200]);
+    expect(await statusesOf(1, `${e2e.gateway.url}/v1/jwt/me`, { headers: { authorization: `Bearer ${forged}` } })).toEqual([401]);
+    expect((await fetch(`${e2e.gateway.url}/_gateway/metrics`, { headers: { authorization: "Bearer wrong-admin-token-e2e-4411" } })).status).toBe(401);
 
     const keyed = (await (await admin("/metrics?route=keyed")).json()) as { routes: { totals: { requests: number; errors: Record<string, number> }; topKeys: { key: string; requests: number }[] }[] };
     expect(keyed.routes[0]!.totals).toMatchObject({ requests: 28, errors: { api_key_invalid: 3 } });
@@ -94,17 +82,17 @@ describe("metrics, traces and logs over real HTTP", () => {
   });
 
   it("continues the caller's trace to the origin, logs its trace id, and sends Server-Timing where the route asks", async () => {
-    const response = await fetch(`${gateway.url}/v1/timed`, { headers: { traceparent: `00-${TRACE}-b7ad6b7169203331-01` } });
+    const response = await fetch(`${e2e.gateway.url}/v1/timed`, { headers: { traceparent: `00-${TRACE}-b7ad6b7169203331-01` } });
     const echo = (await response.json()) as { headers: Record<string, string> };
     expect(echo.headers.traceparent).toMatch(new RegExp(`^00-${TRACE}-(?!b7ad6b7169203331)[0-9a-f]{16}-01$`));
     expect(response.headers.get("server-timing")).toMatch(/^gw;dur=[\d.]+, origin;dur=[\d.]+$/);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(gateway.output()).toContain(`"traceId":"${TRACE}"`);
+    expect(e2e.gateway.output()).toContain(`"traceId":"${TRACE}"`);
   });
 
   it("never prints a key, token or secret it was given, anywhere in workerd's output", async () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const output = gateway.output();
+    const output = e2e.gateway.output();
     // The access log ran (so the search below searched something), with the fields it should have.
     expect(output).toContain(`"routeId":"keyed"`);
     expect(output).toMatch(/"keyId":"key_[0-9a-f]{20}"/);

@@ -4,38 +4,26 @@
  * Then the whole process is killed while the isolates hold leases and started again on the same
  * storage: the counters come back, the leases' isolates do not.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGatewayIsolates, type GatewayIsolates } from "../support/gateway-process.ts";
+import { useGatewayIsolates } from "../support/e2e-gateway.ts";
 
 const TOKEN = "e2e-admin-token-leases-0123456789";
 const ISOLATES = 3;
 const WORKERS_PER_ISOLATE = 8;
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let gateway: GatewayIsolates;
-
-beforeAll(async () => {
-  origin = await startEchoOrigin();
-  gateway = await startGatewayIsolates({
-    isolates: ISOLATES,
-    routes: {
-      origins: { echo: { url: origin.url } },
-      plans: { thousand: { quota: { limit: 1000, per: "month" } }, twoThousand: { quota: { limit: 2000, per: "month" } } },
-      admin: { token: { env: "ADMIN_TOKEN" } },
-      routes: [{ id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } }],
-    },
-    bindings: { ADMIN_TOKEN: TOKEN },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-});
+const e2e = useGatewayIsolates({ echo: startEchoOrigin }, ({ echo }) => ({
+  isolates: ISOLATES,
+  routes: {
+    origins: { echo: { url: echo.url } },
+    plans: { thousand: { quota: { limit: 1000, per: "month" } }, twoThousand: { quota: { limit: 2000, per: "month" } } },
+    admin: { token: { env: "ADMIN_TOKEN" } },
+    routes: [{ id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } }],
+  },
+  bindings: { ADMIN_TOKEN: TOKEN },
+}));
 
 const admin = async (isolate: number, method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${gateway.urls[isolate]}/_gateway${path}`, {
+  const response = await fetch(`${e2e.gateway.urls[isolate]}/_gateway${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -46,7 +34,7 @@ const createKey = async (plan: string) => (await admin(0, "POST", "/keys", { nam
 const usage = async (isolate: number, id: string) => (await admin(isolate, "GET", `/keys/${id}/usage`)) as { quota: { used: number }; leased: number; counterCalls: number };
 
 const use = async (isolate: number, key: string) => {
-  const response = await fetch(`${gateway.urls[isolate]}/v1/orders/1`, { headers: { "x-api-key": key } });
+  const response = await fetch(`${e2e.gateway.urls[isolate]}/v1/orders/1`, { headers: { "x-api-key": key } });
   await response.arrayBuffer();
   return response.status;
 };
@@ -161,8 +149,8 @@ describe("an isolate killed while holding a lease", () => {
     const { id, key } = await createKey("twoThousand");
     const before = await load(key, (l) => total(l) >= 600);
     const admittedBefore = total(before);
-    await gateway.kill();
-    await gateway.restart();
+    await e2e.gateway.kill();
+    await e2e.gateway.restart();
 
     // The counters came back from storage; the isolates (and their leases) did not.
     const counted = await usage(0, id);

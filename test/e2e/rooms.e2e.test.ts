@@ -2,15 +2,12 @@
  * Rooms end to end: the gateway as a server on a loopback port, real `ws` clients, and a real Node
  * origin receiving backend events.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { listenOnLoopback, useGateway } from "../support/e2e-gateway.ts";
 
 const TOKEN = "e2e-admin-token";
-let gateway: GatewayProcess;
-let events: { server: Server; url: string; received: { headers: IncomingHttpHeaders; url: string; body: Record<string, unknown> }[] };
 
 interface Client {
   ws: WebSocket;
@@ -21,10 +18,10 @@ interface Client {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-beforeAll(async () => {
-  const received: typeof events.received = [];
-  // A backend: records every event; refuses connects that carry x-refuse; answers messages with an ack.
-  const server = createServer((req, res) => {
+/** A backend: records every event; refuses connects that carry x-refuse; answers messages with an ack. */
+async function startBackend() {
+  const received: { headers: IncomingHttpHeaders; url: string; body: Record<string, unknown> }[] = [];
+  const origin = await listenOnLoopback((req, res) => {
     let body = "";
     req.on("data", (chunk) => { body += chunk; });
     req.on("end", () => {
@@ -35,34 +32,27 @@ beforeAll(async () => {
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  events = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+  return { ...origin, received };
+}
 
-  gateway = await startGateway({
-    bindings: { ADMIN_TOKEN: TOKEN },
-    routes: {
-      origins: { backend: { url: events.url } },
-      admin: { pathPrefix: "/_gateway", token: { env: "ADMIN_TOKEN" } },
-      routes: [
-        { id: "big", path: "/v1/big/:room", auth: "none",
-          room: { name: ":room", maxConnections: 1000, messagesPerSecond: 1000, presence: false } },
-        { id: "small", path: "/v1/small/:room", auth: "none", room: { name: ":room", maxMessageBytes: 1024 } },
-        { id: "chat", path: "/v1/chat/:room", auth: "none", requestHeaders: { set: { "x-room-secret": "s3cret" }, remove: ["x-drop-me"] },
-          room: { name: ":room", allowedOrigins: ["https://app.example.com"],
-                  backend: { origin: "backend", path: "/hooks/room", events: ["connect", "message", "disconnect"] } } },
-      ],
-    },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  events?.server.closeAllConnections();
-  events?.server.close();
-});
+const e2e = useGateway({ events: startBackend }, ({ events }) => ({
+  bindings: { ADMIN_TOKEN: TOKEN },
+  routes: {
+    origins: { backend: { url: events.url } },
+    admin: { pathPrefix: "/_gateway", token: { env: "ADMIN_TOKEN" } },
+    routes: [
+      { id: "big", path: "/v1/big/:room", auth: "none",
+        room: { name: ":room", maxConnections: 1000, messagesPerSecond: 1000, presence: false } },
+      { id: "small", path: "/v1/small/:room", auth: "none", room: { name: ":room", maxMessageBytes: 1024 } },
+      { id: "chat", path: "/v1/chat/:room", auth: "none", requestHeaders: { set: { "x-room-secret": "s3cret" }, remove: ["x-drop-me"] },
+        room: { name: ":room", allowedOrigins: ["https://app.example.com"],
+                backend: { origin: "backend", path: "/hooks/room", events: ["connect", "message", "disconnect"] } } },
+    ],
+  },
+}));
 
 function open(path: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
-  const ws = new WebSocket(gateway.url.replace(/^http/, "ws") + path, options);
+  const ws = new WebSocket(e2e.gateway.url.replace(/^http/, "ws") + path, options);
   const frames: unknown[] = [];
   const waiters: (() => void)[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -97,7 +87,7 @@ function open(path: string, options: WebSocket.ClientOptions = {}): Promise<Clie
 /** The status an upgrade was refused with. */
 function refusal(path: string, options: WebSocket.ClientOptions = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(gateway.url.replace(/^http/, "ws") + path, options);
+    const ws = new WebSocket(e2e.gateway.url.replace(/^http/, "ws") + path, options);
     ws.once("unexpected-response", (_req, res) => { resolve(res.statusCode!); res.resume(); ws.terminate(); });
     ws.once("open", () => { ws.close(); reject(new Error("the upgrade was accepted")); });
     ws.once("error", () => { /* reported through unexpected-response */ });
@@ -105,7 +95,7 @@ function refusal(path: string, options: WebSocket.ClientOptions = {}): Promise<n
 }
 
 async function push(path: string, body?: unknown, method = "POST"): Promise<Response> {
-  return fetch(`${gateway.url}/_gateway/rooms${path}`, {
+  return fetch(`${e2e.gateway.url}/_gateway/rooms${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -164,9 +154,9 @@ describe("backend events", () => {
     expect(ack).toEqual({ type: "ack", of: { type: "broadcast", data: "hello" } });
     client.ws.close(4000, "leaving");
     await client.closed;
-    await waitUntil(() => events.received.some((e) => e.body.event === "disconnect" && e.body.connectionId === client.id));
+    await waitUntil(() => e2e.events.received.some((e) => e.body.event === "disconnect" && e.body.connectionId === client.id));
 
-    const mine = events.received.filter((e) => e.body.connectionId === client.id);
+    const mine = e2e.events.received.filter((e) => e.body.connectionId === client.id);
     expect(mine.map((e) => e.body.event)).toEqual(["connect", "message", "disconnect"]);
     for (const e of mine) {
       expect(e.url).toBe("/hooks/room");
@@ -179,7 +169,7 @@ describe("backend events", () => {
     expect(connectHeaders).not.toHaveProperty("x-drop-me");
     // The client's X-Forwarded-For is replaced by what the gateway knows (CF-Connecting-IP, if any).
     expect([undefined, "127.0.0.1"]).toContain(connectHeaders["x-forwarded-for"]);
-    expect(connectHeaders["x-forwarded-host"]).toBe(new URL(gateway.url).host);
+    expect(connectHeaders["x-forwarded-host"]).toBe(new URL(e2e.gateway.url).host);
     expect(connectHeaders).not.toHaveProperty("sec-websocket-key");
     expect(connectHeaders).not.toHaveProperty("x-gateway-room-connect");
     expect(mine[1]!.body.payload).toEqual({ type: "broadcast", data: "hello" });

@@ -4,59 +4,45 @@
  * redirect routes, a route's own timeout, and CORS on the wire (the browser's view of CORS is in
  * test/browser/).
  */
-import { request as httpRequest, createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { listenOnLoopback, useGateway } from "../support/e2e-gateway.ts";
 
 const MB = 1024 * 1024;
 const APP = "https://app.example.com";
 
 /** An origin that records, per request, how many body bytes arrived and whether the body ended. */
 interface Received { url: string; bytes: number; ended: boolean; closed: boolean }
-async function startRecorder(): Promise<{ server: Server; url: string; received: Received[] }> {
+async function startRecorder() {
   const received: Received[] = [];
-  const server = createServer((req, res) => {
+  const origin = await listenOnLoopback((req, res) => {
     const entry: Received = { url: req.url!, bytes: 0, ended: false, closed: false };
     received.push(entry);
     req.on("data", (chunk: Buffer) => { entry.bytes += chunk.length; });
     req.on("end", () => { entry.ended = true; res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(entry)); });
     req.on("close", () => { entry.closed = true; });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+  return { ...origin, received };
 }
 
-let echo: Awaited<ReturnType<typeof startEchoOrigin>>;
-let recorder: Awaited<ReturnType<typeof startRecorder>>;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  [echo, recorder] = await Promise.all([startEchoOrigin(), startRecorder()]);
-  gateway = await startGateway({
-    routes: {
-      origins: { echo: { url: echo.url }, recorder: { url: recorder.url }, slow: { url: echo.url, timeoutMs: 5000 } },
-      defaults: { maxBodyBytes: 1 * MB, cors: { allowOrigins: [APP] } },
-      routes: [
-        { id: "capped", path: "/capped", methods: ["POST"], origin: "recorder", auth: "none" },
-        { id: "health", path: "/health", methods: ["GET"], auth: "none", respond: { json: { status: "ok" } } },
-        { id: "moved", path: "/docs/:page", auth: "none", redirect: { to: "https://docs.example.com/v2/:page", status: 308, preserveQuery: true } },
-        { id: "quick", path: "/quick", origin: "slow", auth: "none", timeoutMs: 400 },
-        { id: "patient", path: "/patient", origin: "slow", auth: "none" },
-      ],
-    },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  for (const s of [echo?.server, recorder?.server]) { s?.closeAllConnections(); s?.close(); }
-});
+const e2e = useGateway({ echo: startEchoOrigin, recorder: startRecorder }, ({ echo, recorder }) => ({
+  routes: {
+    origins: { echo: { url: echo.url }, recorder: { url: recorder.url }, slow: { url: echo.url, timeoutMs: 5000 } },
+    defaults: { maxBodyBytes: 1 * MB, cors: { allowOrigins: [APP] } },
+    routes: [
+      { id: "capped", path: "/capped", methods: ["POST"], origin: "recorder", auth: "none" },
+      { id: "health", path: "/health", methods: ["GET"], auth: "none", respond: { json: { status: "ok" } } },
+      { id: "moved", path: "/docs/:page", auth: "none", redirect: { to: "https://docs.example.com/v2/:page", status: 308, preserveQuery: true } },
+      { id: "quick", path: "/quick", origin: "slow", auth: "none", timeoutMs: 400 },
+      { id: "patient", path: "/patient", origin: "slow", auth: "none" },
+    ],
+  },
+}));
 
 function send(path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<{ res: IncomingMessage; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${gateway.url}${path}`, { method: init.method ?? "GET", headers: init.headers }, (res) => {
+    const req = httpRequest(`${e2e.gateway.url}${path}`, { method: init.method ?? "GET", headers: init.headers }, (res) => {
       let body = "";
       res.on("data", (c) => { body += c; });
       res.on("end", () => resolve({ res, body }));
@@ -70,7 +56,7 @@ describe("body limits over real sockets", () => {
   it("answers a Content-Length over the limit with 413 at once, before the client sends any of the body", async () => {
     const started = Date.now();
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/capped`, { method: "POST", headers: { "content-length": String(1024 * MB), "content-type": "application/octet-stream" } }, (res) => {
+      const req = httpRequest(`${e2e.gateway.url}/capped`, { method: "POST", headers: { "content-length": String(1024 * MB), "content-type": "application/octet-stream" } }, (res) => {
         let text = "";
         res.on("data", (c) => { text += c; });
         res.on("end", () => { resolve({ status: res.statusCode!, body: text }); req.destroy(); });
@@ -81,7 +67,7 @@ describe("body limits over real sockets", () => {
     expect(status).toBe(413);
     expect(JSON.parse(body).error.code).toBe("payload_too_large");
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(recorder.received.filter((r) => r.url === "/capped")).toEqual([]);
+    expect(e2e.recorder.received.filter((r) => r.url === "/capped")).toEqual([]);
   });
 
   it("cuts a chunked upload off with 413 where it crosses the limit; the origin never sees it end", async () => {
@@ -89,7 +75,7 @@ describe("body limits over real sockets", () => {
     const { status, body, written } = await new Promise<{ status: number; body: string; written: number }>((resolve, reject) => {
       let written = 0;
       let done = false;
-      const req = httpRequest(`${gateway.url}/capped`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+      const req = httpRequest(`${e2e.gateway.url}/capped`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
         done = true;
         let text = "";
         res.on("data", (c) => { text += c; });
@@ -110,7 +96,7 @@ describe("body limits over real sockets", () => {
     expect(JSON.parse(body).error.code).toBe("payload_too_large");
     expect(written).toBeLessThan(64 * MB);
     await new Promise((r) => setTimeout(r, 300));
-    const seen = recorder.received.filter((r) => r.url === "/capped");
+    const seen = e2e.recorder.received.filter((r) => r.url === "/capped");
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ ended: false, closed: true });
     expect(seen[0]!.bytes).toBeLessThanOrEqual(1 * MB);
@@ -118,7 +104,7 @@ describe("body limits over real sockets", () => {
 
   it("lets a chunked upload under the limit through whole", async () => {
     const result = await new Promise<Received>((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/capped`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+      const req = httpRequest(`${e2e.gateway.url}/capped`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
         let text = "";
         res.on("data", (c) => { text += c; });
         res.on("end", () => resolve(JSON.parse(text)));

@@ -4,44 +4,32 @@
  */
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEchoOrigin } from "../support/echo-origin.ts";
 import type { Echo } from "../support/echo-types.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { useGateway } from "../support/e2e-gateway.ts";
 
-let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  origin = await startEchoOrigin();
-  gateway = await startGateway({
-    routes: {
-      origins: { echo: { url: origin.url } },
-      routes: [{
-        id: "orders", path: "/orders/:shop", methods: ["POST"], origin: "echo", auth: "none",
-        validate: {
-          params: { shop: "[a-z]{2,10}" },
-          query: { type: "object", properties: { dryRun: { type: "boolean" } } },
-          body: { type: "object", required: ["sku", "qty"], properties: { sku: { type: "string", minLength: 3 }, qty: { type: "integer", minimum: 1 } } },
-          maxBodyBytes: 65_536,
-        },
-      }],
-    },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  origin?.server.closeAllConnections();
-  origin?.server.close();
-});
+const e2e = useGateway({ echo: startEchoOrigin }, ({ echo }) => ({
+  routes: {
+    origins: { echo: { url: echo.url } },
+    routes: [{
+      id: "orders", path: "/orders/:shop", methods: ["POST"], origin: "echo", auth: "none",
+      validate: {
+        params: { shop: "[a-z]{2,10}" },
+        query: { type: "object", properties: { dryRun: { type: "boolean" } } },
+        body: { type: "object", required: ["sku", "qty"], properties: { sku: { type: "string", minLength: 3 }, qty: { type: "integer", minimum: 1 } } },
+        maxBodyBytes: 65_536,
+      },
+    }],
+  },
+}));
 
 /** A POST over real HTTP; `chunked` sends the body in pieces without Content-Length. */
 function post(path: string, body: Buffer, contentType: string, chunked = false): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { "content-type": contentType };
     if (!chunked) headers["content-length"] = body.length;
-    const req = httpRequest(`${gateway.url}${path}`, { method: "POST", headers }, (res) => {
+    const req = httpRequest(`${e2e.gateway.url}${path}`, { method: "POST", headers }, (res) => {
       let text = "";
       res.setEncoding("utf8").on("data", (c: string) => { text += c; }).on("end", () => resolve({ status: res.statusCode!, text }));
     });

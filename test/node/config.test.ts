@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { routesFileFor } from "../../scripts/check.ts";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
-import { parseArgs } from "../../scripts/start.ts";
+import { parseStartArgs } from "../../scripts/start.ts";
 import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, RouteTableSchema, validatedTableFile } from "../../src/config/index.ts";
 import { nearest } from "../../src/config/messages.ts";
 
@@ -403,7 +403,7 @@ describe("stages", () => {
   });
 
   it("npm start takes --env for wrangler dev's stage and keeps other flags for wrangler", () => {
-    expect(parseArgs(["--env", "staging", "--port", "9999", "--var", "A:b"])).toEqual({ routes: undefined, port: 9999, fresh: false, env: "staging", passThrough: ["--var", "A:b"] });
-    expect(parseArgs(["--env=production"]).env).toBe("production");
+    expect(parseStartArgs(["--env", "staging", "--port", "9999", "--var", "A:b"])).toEqual({ routes: undefined, port: 9999, fresh: false, env: "staging", passThrough: ["--var", "A:b"] });
+    expect(parseStartArgs(["--env=production"]).env).toBe("production");
   });
 });

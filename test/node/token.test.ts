@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import { mintToken, parseTokenArgs } from "../../scripts/token.ts";
+import { mintToken, parseTokenArgs, TOKEN_USAGE } from "../../scripts/token.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "token-"));
 const SECRET = "a-local-secret-of-at-least-32-bytes-0123456789";
@@ -35,7 +35,20 @@ describe("npm run token", () => {
       .rejects.toThrow(/several HMAC authorizers: pick one with --authorizer \(a, b\)/);
   });
 
-  it("refuses options it does not know", () => {
-    expect(() => parseTokenArgs(["--subject", "alice"])).toThrow("unknown option --subject");
+  it("refuses options it does not know, a missing value and a malformed claim, each by name with the usage", () => {
+    for (const [argv, message] of [
+      [["--subject", "alice"], "Unknown option '--subject'"],
+      [["--sub"], "Option '--sub <value>' argument missing"],
+      [["alice"], "Unexpected argument 'alice'"],
+      [["--claim", "tier"], `--claim takes name=value, not "tier"`],
+    ] as const) {
+      expect(() => parseTokenArgs([...argv]), argv.join(" ")).toThrow(expect.objectContaining({ name: "UsageError", message: expect.stringContaining(message), usage: TOKEN_USAGE }));
+    }
+  });
+
+  it("takes --name=value as well as --name value, and repeats --scope and --claim", () => {
+    expect(parseTokenArgs(["--sub=bob", "--scope=a b", "--scope", "c", "--claim=x=1", "--expires=5m", "--routes", "t.json"], {}))
+      .toEqual({ sub: "bob", scopes: ["a", "b", "c"], claims: { x: 1 }, expires: "5m", authorizer: undefined, routes: "t.json" });
+    expect(parseTokenArgs([], { GATEWAY_ROUTES: "staging.json" })).toMatchObject({ scopes: [], claims: {}, expires: "1h", routes: "staging.json" });
   });
 });

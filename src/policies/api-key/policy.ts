@@ -12,8 +12,8 @@
  * The KeyStore unreachable (after one retry) is 503 key_store_unavailable: fail closed.
  */
 import { waitUntilOf, type GatewayMiddleware } from "../../context.ts";
-import { defineErrors, errorText, logEvent } from "../../errors.ts";
-import { findKey, hashApiKey, KEY_PATTERN, SCOPE_TOKEN, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
+import { coreErrors, defineErrors, errorText, logEvent } from "../../errors.ts";
+import { findKey, hashApiKey, KEY_PATTERN, keyErrors, SCOPE_TOKEN, type ApiKeyIdentity, type KeyRecord } from "../../keys/index.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -22,16 +22,21 @@ declare module "hono" {
   }
 }
 
-export const apiKeyErrors = defineErrors("api-key", {
-  api_key_missing: { status: 401, meaning: "The route needs an API key and the request has none in the configured header." },
-  api_key_invalid: { status: 401, meaning: "The API key is malformed or unknown." },
-  api_key_disabled: { status: 403, meaning: "The API key exists but is disabled (an operator can enable it again)." },
-  api_key_expired: { status: 403, meaning: "The API key has passed its `expiresAt`." },
-  api_key_revoked: { status: 403, meaning: "The API key was revoked, for good." },
-  key_store_unavailable: { status: 503, meaning: "API keys cannot be checked right now (the KeyStore did not answer after one retry); `Retry-After` says when to retry." },
-  // The JWT policy's code, word for word: a client switches on one code whatever the credential.
-  insufficient_scope: { status: 403, meaning: "The token or API key is valid but lacks a scope the route requires." },
-});
+/**
+ * The refusals this policy throws: its own codes, plus the keys service's (api_key_missing,
+ * key_store_unavailable) and the core's insufficient_scope, which are declared by their owners.
+ */
+export const apiKeyErrors = {
+  ...defineErrors("api-key", {
+    api_key_invalid: { status: 401, meaning: "The API key is malformed or unknown." },
+    api_key_disabled: { status: 403, meaning: "The API key exists but is disabled (an operator can enable it again)." },
+    api_key_expired: { status: 403, meaning: "The API key has passed its `expiresAt`." },
+    api_key_revoked: { status: 403, meaning: "The API key was revoked, for good." },
+  }),
+  api_key_missing: keyErrors.api_key_missing,
+  key_store_unavailable: keyErrors.key_store_unavailable,
+  insufficient_scope: coreErrors.insufficient_scope,
+};
 
 /**
  * The scopes a route's `auth.apiKey` requires: `[]` for `true` (any valid key), the listed ones for

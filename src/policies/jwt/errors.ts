@@ -20,16 +20,14 @@ export type JwtRejectReason =
 /** Reasons that can only arise after the signature was verified (claims checks). */
 export const AFTER_SIGNATURE: ReadonlySet<JwtRejectReason> = new Set(["not_claims_set", "missing_claim", "bad_claim", "issuer", "audience", "expired", "not_yet_valid", "scope", "claim"]);
 
-/** Shared word for word with the api-key policy, which declares the same code for keys. */
-const INSUFFICIENT_SCOPE_MEANING = "The token or API key is valid but lacks a scope the route requires.";
-
+// insufficient_scope is the core's (src/errors.ts), shared with the api-key policy; JwtRejection
+// below throws it by code like the rest, with this policy's WWW-Authenticate challenge.
 export const jwtErrors = defineErrors("jwt", {
   token_missing: { status: 401, meaning: "The route needs a bearer token and the request has none (RFC 6750: no error code in the challenge)." },
   token_malformed: { status: 401, meaning: "The token is not a well-formed compact JWS, is too long, or was sent twice." },
   token_invalid: { status: 401, meaning: "The token's signature, algorithm, key, issuer, audience or claims do not verify." },
   token_expired: { status: 401, meaning: "The token's `exp` has passed (beyond the clock tolerance)." },
   token_not_yet_valid: { status: 401, meaning: "The token's `nbf` is in the future (beyond the clock tolerance)." },
-  insufficient_scope: { status: 403, meaning: INSUFFICIENT_SCOPE_MEANING },
   claim_mismatch: { status: 403, meaning: "The token is valid but a claim the route requires has another value." },
   jwks_unavailable: { status: 503, meaning: "The authorizer's JWKS cannot be fetched and no cached key matches; `Retry-After` says when to retry." },
   auth_secret_missing: { status: 503, meaning: "The Worker secret holding the authorizer's HMAC key is not set." },

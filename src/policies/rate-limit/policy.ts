@@ -15,23 +15,19 @@
 import type { GatewayContext, GatewayMiddleware } from "../../context.ts";
 import { setResponseHeader, waitUntilOf } from "../../context.ts";
 import { defineErrors, errorText, logEvent } from "../../errors.ts";
+import { keyErrors } from "../../keys/index.ts";
 import {
-  addressKey, claimKey, consumeOnce, counterName, leases, maxCost, RateLimitHeaders, resolvePlan, retryAfterSeconds,
+  addressKey, claimKey, consumeOnce, counterName, leases, maxCost, quotaErrors, RateLimitHeaders, resolvePlan, retryAfterSeconds,
   type Decision, type LeaseContext, type PlanConfig, type ResolvedPlan,
 } from "../../quota/index.ts";
 
 export const rateLimitErrors = defineErrors("rate-limit", {
   rate_limited: { status: 429, meaning: "The plan's token bucket is empty; `Retry-After` says when a unit is back." },
   quota_exceeded: { status: 429, meaning: "The plan's calendar quota is used up; `Retry-After` says when the period ends." },
-  limiter_unavailable: { status: 503, meaning: "The counter did not answer after one retry and the plan fails closed; `Retry-After` says when to retry." },
   client_ip_unknown: { status: 400, meaning: "The route counts by client address and the request has no usable CF-Connecting-IP." },
   unauthenticated: { status: 401, meaning: "The route counts by a JWT claim and no verified token is on the request." },
   rate_limit_claim_missing: { status: 403, meaning: "The route counts by a JWT claim the verified token does not carry." },
-  plan_unknown: { status: 403, meaning: "The key's plan is not configured in this gateway's route table." },
   cost_exceeds_plan: { status: 403, meaning: "The route's cost is more than the key's plan can ever admit at once." },
-});
-const { api_key_missing } = defineErrors("rate-limit", {
-  api_key_missing: { status: 401, meaning: "The route needs an API key and the request has none in the configured header." },
 });
 
 type By = string;
@@ -62,10 +58,10 @@ export function rateLimit(options: RateLimitOptions): GatewayMiddleware {
   }
   const keyPlan = options.keyPlan ? (c: GatewayContext): Check => {
     const key = c.get("apiKey");
-    if (!key) throw api_key_missing("An API key is required.");
+    if (!key) throw keyErrors.api_key_missing("An API key is required.");
     const plan = plans.get(key.plan);
     // A key whose plan was removed from routes.json: refused rather than counted against nothing.
-    if (!plan) throw rateLimitErrors.plan_unknown(`The key's plan "${key.plan}" is not configured on this gateway.`);
+    if (!plan) throw quotaErrors.plan_unknown(`The key's plan "${key.plan}" is not configured on this gateway.`);
     if (cost > maxCost(plan.limits)) throw rateLimitErrors.cost_exceeds_plan(`This route costs ${cost} units; plan "${plan.name}" admits at most ${maxCost(plan.limits)} at once.`);
     return { counter: counterName.key(key.id), plan, scope: plan.name };
   } : undefined;
@@ -90,7 +86,7 @@ function identityOf(c: GatewayContext, by: By, claim: string | undefined): strin
   }
   if (by === "apiKey") {
     const id = c.get("apiKey")?.id;
-    if (id === undefined) throw api_key_missing("An API key is required.");
+    if (id === undefined) throw keyErrors.api_key_missing("An API key is required.");
     return id;
   }
   // Claims put on the context by the JWT authorizer, which runs before this policy.
@@ -117,7 +113,7 @@ async function enforce(c: GatewayContext, { counter, plan, scope }: Check, cost:
     // The counter name is left out of the log: it holds client addresses and claims.
     logEvent("error", "limiter_unavailable", { requestId: c.get("requestId"), plan: plan.name, mode: plan.onLimiterError, error: errorText(err) });
     if (plan.onLimiterError === "open") return;
-    throw rateLimitErrors.limiter_unavailable("The rate limiter is unavailable; try again shortly.", { "retry-after": "1" });
+    throw quotaErrors.limiter_unavailable("The rate limiter is unavailable; try again shortly.", { "retry-after": "1" });
   }
   headers.add(scope, decision);
   if (!decision.allowed) throw refusal(plan, decision, headers);
