@@ -20,11 +20,15 @@ export function generateKeyId(): string {
 
 export const KEY_ID_PATTERN = /^key_[0-9a-f]{20}$/;
 
-/** Lowercase hex SHA-256 of the key's exact bytes (no trimming, no case folding). */
+const UTF8 = new TextEncoder();
+/** "00".."ff" by byte value. With the shared encoder, hashApiKey went from 3.0 to 2.3 us a call in workerd (test/worker/api-key-measure.test.ts). */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** Lowercase hex SHA-256 of the key's exact bytes (no trimming, no case folding). Every keyed request runs it. */
 export async function hashApiKey(key: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", UTF8.encode(key)));
   let hex = "";
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  for (let i = 0; i < digest.length; i++) hex += HEX[digest[i]!];
   return hex;
 }
 
