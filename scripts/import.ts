@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { parseRouteTable } from "../src/config/index.ts";
 import { ImportError, importOpenApi, type ImportResult } from "../src/openapi/import.ts";
 import { POLICIES } from "../src/policies/index.ts";
+import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
 
 const USAGE = "usage: npm run import -- FILE.(json|yaml) [--origin NAME=URL ...] > routes.json";
 
@@ -25,18 +26,19 @@ export function importFile(file: string, origins: Record<string, string> = {}): 
 }
 
 function main(argv: string[]): number {
+  const { values, positionals: files } = parseCommandLine(USAGE, {
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { origin: { type: "string", multiple: true } },
+  });
   const origins: Record<string, string> = {};
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--origin") {
-      const m = /^([^=]+)=(.+)$/.exec(argv[++i] ?? "");
-      if (!m) { console.error(`--origin needs NAME=URL\n${USAGE}`); return 2; }
-      origins[m[1]!] = m[2]!;
-    } else if (arg.startsWith("--")) { console.error(`unknown option ${arg}\n${USAGE}`); return 2; }
-    else files.push(arg);
+  for (const pair of values.origin ?? []) {
+    const m = /^([^=]+)=(.+)$/.exec(pair);
+    if (!m) throw new UsageError(`--origin needs NAME=URL, not ${JSON.stringify(pair)}`, USAGE);
+    origins[m[1]!] = m[2]!;
   }
-  if (files.length !== 1) { console.error(USAGE); return 2; }
+  if (files.length !== 1) throw new UsageError(files.length === 0 ? "name the OpenAPI document to import" : `one document at a time, not ${files.length}`, USAGE);
   let result: ImportResult;
   try {
     result = importFile(files[0]!, origins);
@@ -65,4 +67,10 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (err) {
+    exitOnError(err);
+  }
+}

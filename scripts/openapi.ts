@@ -1,5 +1,5 @@
 /**
- * `npm run openapi -- [FILE] [--server URL] [--out PATH]`: prints the route table as an OpenAPI 3.1
+ * `npm run openapi -- [FILE] [--server URL] [--title TEXT] [--out PATH]`: prints the route table as an OpenAPI 3.1
  * document (src/openapi/export.ts, the same generator as `GET /_gateway/openapi.json`). The table is
  * validated first, as `npm run check` does; an invalid one lists its problems and exits 1. The file
  * defaults to $GATEWAY_ROUTES, then routes.json.
@@ -7,19 +7,20 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { exportOpenApi } from "../src/openapi/export.ts";
+import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
 import { checkFile } from "./check.ts";
 
+const USAGE = "usage: npm run openapi -- [FILE] [--server URL] [--title TEXT] [--out PATH]";
+
 function main(argv: string[]): number {
-  let out: string | undefined, serverUrl: string | undefined, title: string | undefined;
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--out") out = argv[++i];
-    else if (arg === "--server") serverUrl = argv[++i];
-    else if (arg === "--title") title = argv[++i];
-    else if (arg.startsWith("--")) { console.error(`unknown option ${arg} (options: --server URL, --title TEXT, --out PATH)`); return 2; }
-    else files.push(arg);
-  }
+  const { values, positionals: files } = parseCommandLine(USAGE, {
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { out: { type: "string" }, server: { type: "string" }, title: { type: "string" } },
+  });
+  if (files.length > 1) throw new UsageError(`one route table at most, not ${files.length}`, USAGE);
+  const { out, server: serverUrl, title } = values;
   const file = resolve(files[0] ?? process.env.GATEWAY_ROUTES ?? "routes.json");
   const result = checkFile(file);
   if (!result.ok) {
@@ -33,4 +34,10 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (err) {
+    exitOnError(err);
+  }
+}

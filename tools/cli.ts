@@ -1,5 +1,5 @@
 /**
- * Command lines of the scripts (`npm start`, `npm run token`, `npm run bench`): node:util's
+ * Command lines of the scripts (`npm start`, `npm run token`, `npm run bench`, `npm run openapi`, `npm run import`): node:util's
  * parseArgs in strict mode, so an unknown option, a missing value or a value given to a flag is
  * refused with parseArgs' own message, which names the option, followed by the command's usage.
  */

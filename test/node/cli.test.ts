@@ -21,6 +21,10 @@ describe("a script given an option it does not know", () => {
     ["npm run bench", "bench/run.ts", ["--only"], "Option '--only <value>' argument missing", "Usage: npm run bench"],
     ["npm start", "scripts/start.ts", ["--fresh=yes"], "Option '--fresh' does not take an argument", "Usage: npm start"],
     ["npm start", "scripts/start.ts", ["--port", "http"], `--port must be a port number (1-65535), not "http"`, "Usage: npm start"],
+    ["npm run openapi", "scripts/openapi.ts", ["--servr", "https://api.example.com"], "Unknown option '--servr'", "usage: npm run openapi"],
+    ["npm run openapi", "scripts/openapi.ts", ["--out"], "Option '--out <value>' argument missing", "usage: npm run openapi"],
+    ["npm run import", "scripts/import.ts", ["api.json", "--origins", "a=https://a.example"], "Unknown option '--origins'", "usage: npm run import"],
+    ["npm run import", "scripts/import.ts", ["api.json", "--origin", "a"], `--origin needs NAME=URL, not "a"`, "usage: npm run import"],
   ])("%s %s: names it, prints the usage, exits 2 and does nothing else", (_, script, args, message, usage) => {
     const { status, stdout, stderr } = run(script, ...args);
     expect(stderr).toContain(message);
