@@ -8,7 +8,8 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import "../src/app.ts"; // loads the admin API's and the core's error codes
-import { AdminSchema, CircuitBreakerSchema, coreRouteFields, HealthCheckSchema, LoggingSchema, OriginSchema, RetriesSchema, ServerTimingSchema, TargetSchema } from "../src/config/core.ts";
+import { AdminSchema, coreRouteFields, LoggingSchema, ServerTimingSchema } from "../src/config/core.ts";
+import { CircuitBreakerSchema, HealthCheckSchema, OriginSchema, RetriesSchema, TargetSchema } from "../src/config/origins.ts";
 import { errorCatalogue } from "../src/errors.ts";
 import { POLICIES } from "../src/policies/index.ts";
 

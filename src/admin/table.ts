@@ -10,7 +10,8 @@
  * isolate lives. Nothing secret is in them: the table holds secret names ({ "env": NAME }), never values.
  */
 import { Hono } from "hono";
-import type { CoreRoute, Origin } from "../config/core.ts";
+import type { CoreRoute } from "../config/core.ts";
+import type { Origin } from "../config/origins.ts";
 import type { GatewayEnv } from "../context.ts";
 import type { PlanConfig } from "../quota/index.ts";
 

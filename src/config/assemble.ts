@@ -6,9 +6,10 @@
 import { z } from "zod";
 import type { AnyPolicy, CheckContext } from "../policy.ts";
 import {
-  AdminSchema, coreRouteFields, HTTP_METHODS, isObject, LoggingSchema, ORIGIN_NAME, OriginSchema, pathPatternProblems, ServerTimingSchema, str,
+  AdminSchema, coreRouteFields, HTTP_METHODS, isObject, LoggingSchema, ORIGIN_NAME, pathPatternProblems, ServerTimingSchema, str,
   type CoreRoute, type CoreTable, type Loose,
 } from "./core.ts";
+import { OriginSchema } from "./origins.ts";
 import { objectFormProblems } from "./messages.ts";
 
 /** The whole table schema: the core's fields and checks merged with every policy's, in list order. */

@@ -12,3 +12,9 @@ export type SecretRef = z.output<typeof SecretRef>;
 
 export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const headerName = z.string().regex(HEADER_NAME, "must be an HTTP header name").transform((s) => s.toLowerCase());
+
+/** A JSON object of a config not yet validated: read with the guards below. */
+export type Loose = Record<string, unknown>;
+export const NAMES_OF = (v: unknown): Set<string> => new Set(isObject(v) ? Object.keys(v) : []);
+export const isObject = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);

@@ -1,5 +1,6 @@
 export * from "./common.ts";
 export * from "./assemble.ts";
 export * from "./core.ts";
+export * from "./origins.ts";
 export * from "./table.ts";
 export * from "./validate.ts";

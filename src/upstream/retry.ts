@@ -15,7 +15,7 @@
  * outage an origin therefore sees at most (1 + budgetPercent/100) times the client load plus the
  * floor, instead of (1 + attempts) times it.
  */
-import type { RETRY_CONDITIONS } from "../config/core.ts";
+import type { RETRY_CONDITIONS } from "../config/origins.ts";
 
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** Retries always allowed in a window, whatever the request count. */

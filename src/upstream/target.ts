@@ -2,7 +2,8 @@
  * Where a matched request goes: the origin's base URL joined with the route's rewrite, stripPrefix
  * or the canonical path itself. Built once per route at startup.
  */
-import type { CoreRoute as Route, Origin } from "../config/core.ts";
+import type { CoreRoute as Route } from "../config/core.ts";
+import type { Origin } from "../config/origins.ts";
 import { compileUpstream, isPlainOrigin, type Upstream } from "./targets.ts";
 
 export interface CompiledOrigin {

@@ -17,7 +17,7 @@
  * All of it is plain numbers in the isolate: the running weights, the circuit breakers and the
  * retry budget live on these compiled objects, made once per isolate with the route table.
  */
-import type { Origin, StickyKey } from "../config/core.ts";
+import type { Origin, StickyKey } from "../config/origins.ts";
 import type { GatewayContext } from "../context.ts";
 import { healthKey } from "../health/index.ts";
 import { CircuitBreaker } from "./breaker.ts";

@@ -1,6 +1,6 @@
 /** When the checker probes, and what it probes. */
 import { describe, expect, it } from "vitest";
-import { OriginSchema } from "../../../src/config/core.ts";
+import { OriginSchema } from "../../../src/config/origins.ts";
 import { checkedTargets, probeOffsets, SERVICE_PROBE_HOST } from "../../../src/health/checker.ts";
 
 describe("probe offsets within the cron's minute", () => {

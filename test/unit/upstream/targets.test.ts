@@ -1,6 +1,6 @@
 /** Choosing a target: smooth weighted round robin, weighted rendezvous hashing, failover among the available. */
 import { describe, expect, it } from "vitest";
-import { OriginSchema } from "../../../src/config/core.ts";
+import { OriginSchema } from "../../../src/config/origins.ts";
 import { chooseTarget, compileUpstream, hash32, secondsUntilAvailable, type Upstream } from "../../../src/upstream/targets.ts";
 
 const upstreamOf = (weights: Record<string, number>, extra: Record<string, unknown> = {}): Upstream =>
