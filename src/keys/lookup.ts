@@ -18,12 +18,11 @@ const POLL_WORST_CASE_MS = 2 * LOOKUP_TIMEOUT_MS + 100;
  * runs ahead, and requests poll when they must).
  */
 export async function findKey(ns: KeyStoreNamespace, hash: string, waitUntil: ((promise: Promise<unknown>) => void) | undefined): Promise<KeyRecord | null> {
-  const poll = (from: FeedPosition | null) => withKeyStore(ns, (store) => store.changesSince(from));
   let now = Date.now();
   let found = keyCache.get(hash, now);
   if (found === "stale") {
     // Held, but this isolate has not heard from the feed for FRESH_MS: one poll (shared) first.
-    await keyCache.poll(poll, now, POLL_WORST_CASE_MS);
+    await keyCache.poll(pollWith(ns), now, POLL_WORST_CASE_MS);
     now = Date.now();
     found = keyCache.get(hash, now);
   }
@@ -33,6 +32,11 @@ export async function findKey(ns: KeyStoreNamespace, hash: string, waitUntil: ((
     keyCache.remember(hash, lookup, since);
     found = lookup.record;
   }
-  if (waitUntil && keyCache.feedAge(now) >= FEED_AHEAD_MS) waitUntil(keyCache.poll(poll, now, POLL_WORST_CASE_MS));
+  if (waitUntil && keyCache.feedAge(now) >= FEED_AHEAD_MS) waitUntil(keyCache.poll(pollWith(ns), now, POLL_WORST_CASE_MS));
   return found;
+}
+
+/** A feed poll through the calling request's binding (made only when a poll is due). */
+function pollWith(ns: KeyStoreNamespace) {
+  return (from: FeedPosition | null) => withKeyStore(ns, (store) => store.changesSince(from));
 }
