@@ -25,6 +25,7 @@ type Started<S extends Starters> = { [K in keyof S]: Awaited<ReturnType<S[K]>> }
 /** A Node HTTP server on an ephemeral loopback port, for origins written in a test file. */
 export async function listenOnLoopback(handler: RequestListener): Promise<{ server: Server; port: number; url: string }> {
   const server = createServer(handler);
+  server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return { server, port, url: `http://127.0.0.1:${port}` };

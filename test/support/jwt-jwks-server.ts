@@ -67,7 +67,7 @@ export function createJwksServer(): Server {
 
 export async function startJwksServer(): Promise<{ server: Server; port: number }> {
   const server = createJwksServer();
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, port: (server.address() as AddressInfo).port };
 }

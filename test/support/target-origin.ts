@@ -68,7 +68,7 @@ export async function startTargetOrigin(name: string, mode: TargetMode = "ok", p
 
   const listen = async () => {
     server = createServer(handler);
-    server.keepAliveTimeout = 1000;
+    server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
     server.on("connection", (socket) => { sockets.add(socket); socket.on("close", () => sockets.delete(socket)); });
     await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(origin.port, "127.0.0.1", () => resolve()); });
     origin.port = (server.address() as AddressInfo).port;
