@@ -7,12 +7,14 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadRouteTable } from "../../src/config/index.ts";
+import type { GatewayBindings } from "../../src/context.ts";
 import { forgetHealthView, healthCheckHandler, recordProbes } from "../../src/health/index.ts";
 import { ADMIN_HEADERS, errorOf, gatewayFor, route } from "../support/worker-gateway.ts";
 
 const ECHO = env.ECHO_ORIGIN;
 const ECHO_HOST = new URL(ECHO).host;
 const REFUSED = "http://127.0.0.1:1";
+const bindings: GatewayBindings = { ...env };
 const admin = { pathPrefix: "/_gateway", token: { env: "ADMIN_TOKEN" } };
 
 type Health = { checked: boolean; healthy?: boolean; failures?: number; successes?: number; checkedAt?: string | null; validUntil?: string | null; detail?: string | null; stale?: boolean };
@@ -36,7 +38,7 @@ const originOf = (view: UpstreamsView, name: string) => view.origins.find((o) =>
 async function cronRun(origins: Record<string, unknown>, time: number): Promise<void> {
   const { origins: parsed } = loadRouteTable({ origins, routes: [] });
   const ctx = createExecutionContext();
-  await healthCheckHandler(parsed)(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
+  await healthCheckHandler(parsed)(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), bindings, ctx);
   await waitOnExecutionContext(ctx);
 }
 
@@ -83,7 +85,8 @@ describe("GET /upstreams: the table", () => {
   });
 
   it("needs the admin token (401 without it, or with a wrong one)", async () => {
-    for (const headers of [{}, { authorization: "Bearer not-the-token" }]) {
+    const wrong: Record<string, string>[] = [{}, { authorization: "Bearer not-the-token" }];
+    for (const headers of wrong) {
       const response = await call("/_gateway/upstreams", { headers });
       expect(response.status).toBe(401);
       expect((await errorOf(response)).code).toBe("admin_unauthorized");
