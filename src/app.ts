@@ -31,7 +31,7 @@ export interface GatewayOptions {
 
 export function createGateway(table: CoreTable & AdminTable & Record<string, unknown>, options: GatewayOptions = {}) {
   const policies = options.policies ?? [];
-  const { matcher, routes } = compileRouteTable(table, policies);
+  const { matcher, routes, origins } = compileRouteTable(table, policies);
   const app = new Hono<GatewayEnv>();
   const checkSecrets = secretsCheck([...adminSecrets(table.admin), ...policies.flatMap((p) => p.secrets?.(table) ?? [])]);
 
@@ -66,7 +66,7 @@ export function createGateway(table: CoreTable & AdminTable & Record<string, unk
 
   app.onError((err, c) => toErrorResponse(err, c));
 
-  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, { recorder, compiled: routes, console: options.console }));
+  if (table.admin) app.route(table.admin.pathPrefix, createAdminApi(table, table.admin, { recorder, compiled: routes, origins, console: options.console }));
 
   // Table-wide middleware of the policies that have it, registered after the admin API so they
   // wrap the gateway's routes only, and before the handler so they see its errors too.

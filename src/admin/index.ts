@@ -13,6 +13,7 @@ import { coreErrors, defineErrors } from "../errors.ts";
 import type { PlanConfig } from "../quota/index.ts";
 import type { ExportableTable } from "../openapi/export.ts";
 import type { RequestRecorder } from "../observe.ts";
+import type { CompiledOrigin } from "../upstream/index.ts";
 import { createCacheApi, type CachedRouteInfo } from "./cache.ts";
 import { createKeysApi } from "./keys.ts";
 import { createMetricsApi } from "./metrics.ts";
@@ -20,6 +21,7 @@ import { createOpenApiApi } from "./openapi.ts";
 import { createRoomsApi } from "./rooms.ts";
 import { createConsoleUi, type ConsoleAssets } from "./ui/index.ts";
 import { createPlansApi, createRoutesApi, type CompiledRouteInfo, type TableViewSource } from "./table.ts";
+import { createUpstreamsApi } from "./upstreams.ts";
 
 const adminErrors = defineErrors("admin", {
   admin_unauthorized: { status: 401, meaning: "The admin API needs `Authorization: Bearer <token>` with the admin token." },
@@ -40,6 +42,8 @@ export interface AdminOptions {
   recorder?: RequestRecorder | undefined;
   /** Each route's policy chain, in order, as the router compiled it (the routes view shows it). */
   compiled?: readonly CompiledRouteInfo[];
+  /** Every origin as the router compiled it, with its targets' live circuit breakers (the upstreams view reads them). */
+  origins?: ReadonlyMap<string, CompiledOrigin>;
   /** The console's built browser code; without them there is no console page. */
   console?: ConsoleAssets | undefined;
 }
@@ -65,7 +69,7 @@ export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origin
     await next();
   });
   // Capabilities mount their endpoints here (keys and usage: issue 4; rooms push API: issue 5;
-  // the OpenAPI export and metrics: issue 13).
+  // the OpenAPI export and metrics: issue 13; upstream health: after issue 11).
   api.route("/keys", createKeysApi({ plans: table.plans ?? {} }));
   api.route("/rooms", createRoomsApi());
   api.route("/openapi.json", createOpenApiApi(table));
@@ -73,6 +77,7 @@ export function createAdminApi(table: AdminTable & Pick<TableViewSource, "origin
   api.route("/metrics", createMetricsApi(options.recorder));
   api.route("/plans", createPlansApi(table.plans ?? {}));
   api.route("/routes", createRoutesApi(table, options.compiled ?? []));
+  api.route("/upstreams", createUpstreamsApi(table.origins, options.origins ?? new Map()));
   api.all("*", () => { throw coreErrors.not_found("No admin endpoint here."); });
   return api;
 }

@@ -11,7 +11,7 @@ import { toErrorResponse } from "../errors.ts";
 import type { AnyPolicy } from "../policy.ts";
 import {
   clientDropSet, compileOrigin, compilePathBuilder, compileQueryFilter, forwarderOf, webSocketPassThrough,
-  type ForwardPlan, type HeaderEdits, type RouteMatch,
+  type CompiledOrigin, type ForwardPlan, type HeaderEdits, type RouteMatch,
 } from "../upstream/index.ts";
 import { RouteMatcher } from "./matcher.ts";
 
@@ -33,6 +33,11 @@ export interface CompiledRoute {
 export interface CompiledTable {
   matcher: RouteMatcher<CompiledRoute>;
   routes: CompiledRoute[];
+  /**
+   * Every origin of the table, in table order, compiled once and shared by the routes that use it:
+   * their targets' circuit breakers are the live ones (the admin API's upstreams view reads them).
+   */
+  origins: ReadonlyMap<string, CompiledOrigin>;
 }
 
 declare module "hono" {
@@ -99,7 +104,7 @@ export function compileRouteTable(table: Table, policies: readonly AnyPolicy[] =
     return { id: route.id, route, plan, requestEdits, policies: names, serverTiming, run };
   });
   const matcher = new RouteMatcher(routes.map((r) => ({ host: r.route.host, methods: r.route.methods, path: r.route.path, value: r })));
-  return { matcher, routes };
+  return { matcher, routes, origins };
 }
 
 /** A route without an origin reaches here only if the policy that answers it did not. */
