@@ -6,11 +6,13 @@ import { OverviewPage } from "./overview.tsx";
 import { RoomsPage } from "./rooms.tsx";
 import { session } from "./session.ts";
 import { TablePage } from "./table.tsx";
+import { UpstreamsPage } from "./upstreams.tsx";
 
 const PAGES = [
   { hash: "#/overview", title: "Overview" },
   { hash: "#/keys", title: "Keys" },
   { hash: "#/routes", title: "Plans and routes" },
+  { hash: "#/upstreams", title: "Upstreams" },
   { hash: "#/rooms", title: "Rooms" },
 ] as const;
 type PageHash = (typeof PAGES)[number]["hash"];
@@ -52,7 +54,7 @@ export function App() {
       </header>
       <main>
         <h1 tabIndex={-1} ref={heading}>{title}</h1>
-        {page === "#/overview" ? <OverviewPage /> : page === "#/keys" ? <KeysPage /> : page === "#/routes" ? <TablePage /> : <RoomsPage />}
+        {page === "#/overview" ? <OverviewPage /> : page === "#/keys" ? <KeysPage /> : page === "#/routes" ? <TablePage /> : page === "#/upstreams" ? <UpstreamsPage /> : <RoomsPage />}
       </main>
     </div>
   );

@@ -51,3 +51,39 @@ export interface ConnectionInfo {
   lastSeenAt: string;
   expiresAt: string | null;
 }
+
+/** `GET /upstreams` (src/admin/upstreams.ts; docs/upstreams.md, "Seeing upstream health"). */
+export interface UpstreamsAnswer {
+  /** When the answer was made: the breaker states are as of this moment. */
+  at: string;
+  /** Whose breakers these are: the isolate that answered ("this isolate"). */
+  breakerScope: string;
+  origins: UpstreamOrigin[];
+}
+
+export interface UpstreamOrigin {
+  name: string;
+  kind: "targets" | "url" | "service";
+  stickyBy: string | null;
+  retries: { attempts: number; on: (string | number)[]; budgetPercent: number } | null;
+  circuitBreaker: { consecutiveFailures: number; openSec: number } | null;
+  healthCheck: { path: string; intervalSec: number; timeoutMs: number; unhealthyAfter: number; healthyAfter: number } | null;
+  targets: UpstreamTarget[];
+}
+
+export interface UpstreamTarget {
+  /** As the access log names it: host[:port][/path], or service:NAME. */
+  label: string;
+  url?: string;
+  service?: string;
+  /** 0: drained. */
+  weight: number;
+  health: TargetHealth;
+  /** null: the origin has no circuitBreaker. */
+  breaker: { state: "closed" | "open" | "half-open"; openUntil: string | null; failures: number } | null;
+}
+
+/** `{ checked: false }` without a healthCheck; otherwise the board's verdict (times null: not probed yet). */
+export type TargetHealth =
+  | { checked: false }
+  | { checked: true; healthy: boolean; failures: number; successes: number; checkedAt: string | null; validUntil: string | null; detail: string | null; stale: boolean };
