@@ -8,13 +8,15 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { AUDIENCE, ISSUER, mint, utf8 } from "../../tools/jwt-tokens.ts";
 import { chromiumPath, launchChromium, screenshot, watchedPage, type WatchedPage } from "./chromium.ts";
 import { startEchoOrigin } from "../support/echo-origin.ts";
-import { startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { freePort, startGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { projectCompatibilityDate } from "../../tools/workerd.ts";
 
 const TOKEN = "console-admin-token-0123456789";
 const JWT_SECRET = "console-test-hmac-secret-0123456789abcdef-0123456789";
@@ -24,6 +26,8 @@ if (!executable) console.warn("Chromium not found (CHROMIUM_PATH or /usr/bin/chr
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 let origin: Awaited<ReturnType<typeof startEchoOrigin>>;
+/** A loopback port nothing listens on: the `pool` origin's target there refuses every connection. */
+let closedPort = 0;
 let gateway: GatewayProcess;
 let browser: Browser;
 let watched: WatchedPage;
@@ -32,10 +36,20 @@ const sockets: WebSocket[] = [];
 describe.skipIf(!executable)("the console in Chromium", () => {
   beforeAll(async () => {
     origin = await startEchoOrigin();
+    closedPort = await freePort();
     [gateway, browser] = await Promise.all([
       startGateway({
         routes: {
-          origins: { echo: { url: origin.url } },
+          origins: {
+            echo: { url: origin.url },
+            // For the Upstreams page: a target on a closed port, a healthy one and a drained one,
+            // with a breaker that real refused requests open and a health check the test's cron runs.
+            pool: {
+              targets: [{ url: `http://127.0.0.1:${closedPort}`, weight: 1 }, { url: `${origin.url}/live`, weight: 1 }, { url: `${origin.url}/drained`, weight: 0 }],
+              circuitBreaker: { consecutiveFailures: 2, openSec: 300 },
+              healthCheck: { path: "/healthz", intervalSec: 60, unhealthyAfter: 1, healthyAfter: 1 },
+            },
+          },
           plans: { starter: { rate: { limit: 50, per: "1s" }, quota: { limit: 100, per: "day" } }, pro: { quota: { limit: 10000, per: "month" } } },
           authorizers: { users: { type: "jwt", issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"], secret: { env: "USER_JWT_SECRET" } } },
           admin: { token: { env: "ADMIN_TOKEN" } },
@@ -43,9 +57,15 @@ describe.skipIf(!executable)("the console in Chromium", () => {
             { id: "orders", path: "/v1/orders/*", origin: "echo", auth: { apiKey: true } },
             { id: "reports", path: "/v1/reports/*", methods: ["GET"], origin: "echo", auth: { apiKey: { scopes: ["reports:read"] } }, cache: { ttlSec: 30 } },
             { id: "chat", path: "/v1/chat/:room", auth: { authorizer: "users" }, room: { name: ":room", identityClaims: ["name", "role"] } },
+            { id: "pool", path: "/v1/pool", origin: "pool", auth: "none" },
           ],
         },
         bindings: { ADMIN_TOKEN: TOKEN, USER_JWT_SECRET: JWT_SECRET },
+        // The Cron Trigger's scheduled handler, run through a service binding (plain workerd has no
+        // cron of its own), as test/e2e/upstreams.e2e.test.ts runs it.
+        services: [{ name: "cron", modules: [{ name: "cron-trigger.js", path: fileURLToPath(new URL("../support/cron-trigger.js", import.meta.url)) }], compatibilityDate: projectCompatibilityDate(), compatibilityFlags: ["service_binding_extra_handlers"], services: { GATEWAY: "gateway" } }],
+        sockets: { cron: "cron" },
+        experimental: true, // the cron Worker's service_binding_extra_handlers
       }),
       launchChromium(executable!),
     ]);
@@ -332,6 +352,82 @@ describe.skipIf(!executable)("the console in Chromium", () => {
     expect(await page.getByRole("row", { name: /^chat/ }).locator("ol.chain li").allTextContents()).toEqual(["jwt", "room"]);
     await screenshot(page, "routes");
     await clean();
+  });
+
+  it("shows each origin's targets: a refused one unhealthy with its circuit open, a healthy one, a drained one, and whose breakers they are", async () => {
+    const { page } = watched;
+    await page.getByRole("link", { name: "Upstreams" }).click();
+    await page.getByRole("heading", { level: 1, name: "Upstreams" }).waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName), { timeout: 5_000 }).toBe("H1");
+    const pool = page.getByRole("region", { name: "pool (targets)" });
+    const target = (label: RegExp) => pool.getByRole("row", { name: label });
+    const refusedRow = target(new RegExp(`^127\\.0\\.0\\.1:${closedPort}(?!\\d)`));
+    const liveRow = target(/\/live/);
+    // Shown before any probe: the board starts every target healthy, and the page says none was probed.
+    await refusedRow.waitFor();
+    expect(await refusedRow.textContent()).toContain("Not probed yet");
+    expect(await pool.textContent()).toContain("3 targets by weight · not sticky · no retries · breaker: opens after 2 failures in a row, for 300 s · health check: GET /healthz every 60 s");
+    expect(await page.getByRole("region", { name: "echo (url)" }).getByRole("row", { name: /^127\.0\.0\.1/ }).textContent()).toContain("Not checked");
+
+    // Real requests: the closed port refuses them (502) until its circuit opens after two.
+    let refused = 0;
+    for (let i = 0; i < 60 && refused < 2; i++) {
+      const status = (await fetch(`${gateway.url}/v1/pool`)).status;
+      expect([200, 502]).toContain(status);
+      if (status === 502) refused++;
+    }
+    expect(refused).toBe(2);
+    // Then the Cron Trigger's health check probes every target once.
+    const run = await fetch(`${gateway.urls.cron}/run?time=${Date.now()}`, { method: "POST" });
+    expect(await run.json()).toEqual({ outcome: "ok" });
+
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await expect.poll(() => refusedRow.textContent(), { timeout: 10_000 }).toContain("Unhealthy");
+    const refusedCells = await refusedRow.locator("td").allTextContents();
+    expect(refusedCells[0]).toBe("1");
+    expect(refusedCells[1]).toMatch(/^Unhealthy1 probe failed in a row; kept out of traffic \(verdict valid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
+    expect(refusedCells[2]).toMatch(/^could not connect \(connect\)\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    expect(refusedCells[3]).toMatch(/^Openskipped until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    // The out states are words in bold, not colour alone.
+    expect(await refusedRow.locator(".state.out strong").allTextContents()).toEqual(["Unhealthy", "Open"]);
+    const liveCells = await liveRow.locator("td").allTextContents();
+    expect(liveCells[1]).toBe("Healthy1 probe passed in a row");
+    expect(liveCells[2]).toMatch(/^HTTP 200\d{4}-/);
+    expect(liveCells[3]).toBe("Closed");
+    expect(await target(/\/drained/).locator("td").first().textContent()).toBe("0 (drained)");
+    expect(await pool.textContent()).toContain("2 of 3 targets out (drained, unhealthy or circuit open).");
+    // Whose breakers, and as of when.
+    expect(await page.locator("#breaker-scope").textContent()).toMatch(/^Circuit breaker states are those of this isolate, the gateway isolate that answered, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: each isolate keeps its own/);
+    expect(await page.locator("#upstreams-status").textContent()).toMatch(/^Answer of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/);
+    await screenshot(page, "upstreams");
+    await clean();
+  });
+
+  it("shows the upstreams view's 503 as its envelope with the request id, and says a gateway without the view (404) is older", async () => {
+    const other = await watchedPage(browser);
+    const { page } = other;
+    let answer = { status: 503, body: { error: { code: "health_board_unavailable", message: "The health board cannot be read right now; try again shortly.", requestId: "req-board-down-1" } } };
+    await page.route(/\/_gateway\/upstreams$/, (route) => route.fulfill({ status: answer.status, contentType: "application/json", body: JSON.stringify(answer.body) }));
+    await page.goto(`${ui()}#/upstreams`);
+    await page.getByLabel("Admin token").fill(TOKEN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Upstreams" }).waitFor();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe("The health board cannot be read right now; try again shortly. (health_board_unavailable, HTTP 503, request id req-board-down-1)");
+    expect(await page.locator("#upstreams-status").textContent()).toBe("Could not load the upstreams.");
+    await screenshot(page, "upstreams-503");
+
+    answer = { status: 404, body: { error: { code: "not_found", message: "No admin endpoint here.", requestId: "req-old-1" } } };
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByText("This gateway has no upstreams view").waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    // Each refusal was asked for and shown; Chromium logs each, and nothing else.
+    expect(other.errors).toHaveLength(2);
+    expect(other.errors[0]).toMatch(/status of 503 .*\/_gateway\/upstreams/);
+    expect(other.errors[1]).toMatch(/status of 404 .*\/_gateway\/upstreams/);
+    expect(await other.violations()).toEqual([]);
+    await page.context().close();
   });
 
   it("lists a room's connections with sub and claims, sends one a message and disconnects another", async () => {

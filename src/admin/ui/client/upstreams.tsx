@@ -35,7 +35,7 @@ function OriginSection({ origin, index }: { origin: UpstreamOrigin; index: numbe
             return (
               <tr>
                 <th scope="row"><span class="mono">{t.label}</span><div class="muted mono">{t.url ?? `service binding ${t.service ?? ""}`}</div></th>
-                <td>{t.weight === 0 ? <State text="0 (drained)" tone="out" /> : number(t.weight)}</td>
+                <td>{t.weight === 0 ? <State text="0 (drained)" tone="quiet" /> : number(t.weight)}</td>
                 <td><State text={health.text} tone={health.tone} />{health.note ? <div class="muted">{health.note}</div> : null}</td>
                 <td>{probeWords(t.health)}{probedAt ? <div class="muted">{dateTime(probedAt)}</div> : null}</td>
                 <td><State text={breaker.text} tone={breaker.tone} />{breaker.note ? <div class="muted">{breaker.note}</div> : null}</td>
@@ -67,8 +67,9 @@ export function UpstreamsPage() {
       // 404: the gateway was built before the upstreams view existed (the admin API is on: the
       // console signed in with it). Anything else is shown as its envelope, keeping the last answer
       // on the page with its own time, so it reads as what it is.
-      if (err instanceof ApiError && err.status === 404) setOlder(true);
-      else setError(err);
+      const missing = err instanceof ApiError && err.status === 404;
+      setOlder(missing);
+      setError(missing ? null : err);
     } finally {
       running.current = false;
       setLoading(false);
