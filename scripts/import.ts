@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { parseRouteTable } from "../src/config/index.ts";
 import { ImportError, importOpenApi, type ImportResult } from "../src/openapi/import.ts";
 import { POLICIES } from "../src/policies/index.ts";
-import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
+import { parseCommandLine, runCommand, UsageError } from "../tools/cli.ts";
 
 const USAGE = "usage: npm run import -- FILE.(json|yaml) [--origin NAME=URL ...] > routes.json";
 
@@ -67,10 +67,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (err) {
-    exitOnError(err);
-  }
-}
+if (import.meta.main) runCommand(main);

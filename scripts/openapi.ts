@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { exportOpenApi } from "../src/openapi/export.ts";
-import { exitOnError, parseCommandLine, UsageError } from "../tools/cli.ts";
+import { parseCommandLine, runCommand, UsageError } from "../tools/cli.ts";
 import { checkFile } from "./check.ts";
 
 const USAGE = "usage: npm run openapi -- [FILE] [--server URL] [--title TEXT] [--out PATH]";
@@ -34,10 +34,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (err) {
-    exitOnError(err);
-  }
-}
+if (import.meta.main) runCommand(main);

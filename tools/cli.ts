@@ -33,3 +33,12 @@ export function exitOnError(err: unknown): never {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 }
+
+/** A script's entry: runs `main` on the command line's arguments, its number the exit code, its errors as exitOnError says. */
+export function runCommand(main: (argv: string[]) => number): void {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (err) {
+    exitOnError(err);
+  }
+}

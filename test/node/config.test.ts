@@ -8,6 +8,7 @@ import { routesFileFor } from "../../scripts/check.ts";
 import { generateJsonSchema, SCHEMA_FILE } from "../../scripts/schema.ts";
 import { parseStartArgs } from "../../scripts/start.ts";
 import { bundledRouteTable, loadRouteTable, parseRouteTable, RouteTableError, RouteTableSchema, validatedTableFile } from "../../src/config/index.ts";
+import { ok, origins, problemsOf } from "../support/route-table.ts";
 import { nearest } from "../../src/config/messages.ts";
 
 const run = promisify(execFile);
@@ -19,13 +20,6 @@ const fileWith = (name: string, table: unknown) => {
   return file;
 };
 
-const origins = { users: { url: "http://127.0.0.1:9001" } };
-const ok = { id: "ok", path: "/ok", origin: "users", auth: "none" };
-const problemsOf = (table: unknown): string[] => {
-  const result = parseRouteTable(table);
-  if (result.ok) throw new Error("expected the table to be invalid");
-  return result.problems;
-};
 
 describe("the route table schema", () => {
   it("accepts the shipped routes.json", () => {

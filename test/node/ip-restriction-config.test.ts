@@ -6,14 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { loadRouteTable, parseRouteTable } from "../../src/config/index.ts";
+import { ok, origins, problemsOf } from "../support/route-table.ts";
 
-const origins = { users: { url: "http://127.0.0.1:9001" } };
-const ok = { id: "ok", path: "/ok", origin: "users", auth: "none" };
-const problemsOf = (table: unknown): string[] => {
-  const result = parseRouteTable(table);
-  if (result.ok) throw new Error("expected the table to be invalid");
-  return result.problems;
-};
 const NOT_AN_ADDRESS = "is not an IPv4 or IPv6 address or CIDR block (such as 10.0.0.0/8 or 2001:db8::/32)";
 const EMPTY = "must list at least one address or CIDR block (leave the field out for no rule)";
 const NOBODY = "admits no address: every address the allow lists hold is also denied (deny wins over allow)";

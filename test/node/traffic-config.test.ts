@@ -6,18 +6,12 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { buildTableSchema, loadRouteTable, parseRouteTable } from "../../src/config/index.ts";
+import { ok, origins, problemsOf } from "../support/route-table.ts";
 import { readOrigin } from "../../src/policies/cors/index.ts";
 import { targetProblem } from "../../src/policies/redirect/index.ts";
 import { compileTarget } from "../../src/policies/redirect/index.ts";
 import { definePolicy } from "../../src/policy.ts";
 
-const origins = { users: { url: "http://127.0.0.1:9001" } };
-const ok = { id: "ok", path: "/ok", origin: "users", auth: "none" };
-const problemsOf = (table: unknown): string[] => {
-  const result = parseRouteTable(table);
-  if (result.ok) throw new Error("expected the table to be invalid");
-  return result.problems;
-};
 const cors = (extra: Record<string, unknown>) => ({ allowOrigins: ["https://app.example.com"], ...extra });
 
 describe("cors in the route table", () => {

@@ -4,14 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseRouteTable } from "../../src/config/index.ts";
+import { origins, problemsOf as tableProblems } from "../support/route-table.ts";
 
-const origins = { users: { url: "http://127.0.0.1:9001" } };
 const route = (validate: unknown, extra: Record<string, unknown> = {}) => ({ id: "r", path: "/items/:id", origin: "users", auth: "none", validate, ...extra });
-const problemsOf = (...routes: unknown[]): string[] => {
-  const result = parseRouteTable({ origins, routes });
-  if (result.ok) throw new Error("expected the table to be invalid");
-  return result.problems;
-};
+const problemsOf = (...routes: unknown[]): string[] => tableProblems({ origins, routes });
 
 describe("validate in the route table", () => {
   it("accepts a full configuration and fills the body cap", () => {
