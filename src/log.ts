@@ -4,6 +4,7 @@
  * established itself. The same entry goes to the metrics recorder (src/observe.ts).
  */
 import type { GatewayContext } from "./context.ts";
+import { sha256Hex } from "./hex.ts";
 
 export interface RequestLog {
   time: string;
@@ -127,11 +128,9 @@ export function subjectForLog(subject: string | undefined, mode: SubjectMode): s
   if (mode === "plain") return subject;
   const known = subjectHashes.get(subject);
   if (known !== undefined) return known;
-  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(subject)).then((digest) => {
-    let hex = "";
-    for (const byte of new Uint8Array(digest, 0, 16)) hex += byte.toString(16).padStart(2, "0");
+  return sha256Hex(subject, 16).then((hashed) => {
     if (subjectHashes.size >= SUBJECT_HASHES_KEPT) subjectHashes.clear();
-    subjectHashes.set(subject, hex);
-    return hex;
+    subjectHashes.set(subject, hashed);
+    return hashed;
   });
 }

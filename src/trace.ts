@@ -10,6 +10,8 @@
  *
  * The trace id is on the access log line, so an operator can find the gateway's line for a trace.
  */
+import { hex } from "./hex.ts";
+
 
 /** A request's trace as the gateway forwards it. */
 export interface TraceContext {
@@ -74,14 +76,6 @@ export function validTracestate(value: string | null | undefined): string | unde
 }
 
 const scratch = new Uint8Array(24);
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function hex(bytes: Uint8Array, from: number, to: number): string {
-  let out = "";
-  for (let i = from; i < to; i++) out += HEX_BYTE[bytes[i]!];
-  return out;
-}
-
 /** Fresh random ids: 16 bytes of trace id, 8 of span id; neither all zeros. */
 function randomIds(): { traceId: string; spanId: string } {
   for (;;) {

@@ -15,6 +15,7 @@
  * - the host and the canonical path (the path that matched, the one forwarded);
  * - the keyed query parameters, sorted by name (values of one name keep their order).
  */
+import { sha256Hex } from "../../hex.ts";
 const KEY_PREFIX = "/.edge-gateway-cache/";
 
 /** A 64-bit FNV-1a of `text` in hex: a fingerprint, not a security boundary. */
@@ -28,19 +29,11 @@ export function fingerprint(text: string): string {
   return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
 }
 
-const hex = (bytes: ArrayBuffer): string => {
-  let out = "";
-  for (const b of new Uint8Array(bytes)) out += b.toString(16).padStart(2, "0");
-  return out;
-};
-
-const encoder = new TextEncoder();
-
 /** The `vary` segment: "-" when nothing varies, else a SHA-256 of the parts (length-prefixed, so parts cannot run together). */
 export async function varySegment(parts: readonly string[]): Promise<string> {
   if (parts.length === 0) return "-";
   const text = parts.map((p) => `${p.length}:${p}`).join("\n");
-  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  return sha256Hex(text);
 }
 
 /** The keyed query string: the named parameters (every one when `names` is undefined), sorted by name. */
