@@ -15,6 +15,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll } from "vitest";
 import { startGateway, startGatewayIsolates, type GatewayIsolates, type GatewayOptions, type GatewayProcess } from "./gateway-process.ts";
+import { ORIGIN_KEEP_ALIVE_MS } from "./echo-origin.ts";
 
 /** An origin a test starts: a Node HTTP server, or anything that closes itself. */
 export type Origin = { server: Server } | { close(): Promise<void> };
@@ -25,7 +26,7 @@ type Started<S extends Starters> = { [K in keyof S]: Awaited<ReturnType<S[K]>> }
 /** A Node HTTP server on an ephemeral loopback port, for origins written in a test file. */
 export async function listenOnLoopback(handler: RequestListener): Promise<{ server: Server; port: number; url: string }> {
   const server = createServer(handler);
-  server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
+  server.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return { server, port, url: `http://127.0.0.1:${port}` };

@@ -69,14 +69,18 @@ export function streamBytes(res: ServerResponse, total: number): void {
   pump();
 }
 
+/**
+ * The gateway's connection pool should close an idle connection before the origin does: when the
+ * origin closes one first, a request sent on it at that instant is reset, and the gateway rightly
+ * answers 502. With 1 s (the old value), two of six runs of the key-feed tests got a 502 on an echo
+ * request (a deliberate 1 s-idle loop of 40 requests did not reproduce it); none in ten runs since.
+ * Teardown closes every connection, so a long timeout keeps nothing open.
+ */
+export const ORIGIN_KEEP_ALIVE_MS = 60_000;
+
 export async function startEchoOrigin(port = 0, host = "127.0.0.1"): Promise<{ server: Server; port: number; url: string }> {
   const server = createServer(echoHandler);
-  // The gateway's connection pool should close an idle connection before the origin does: when the
-  // origin closes one first, a request sent on it at that instant is reset, and the gateway rightly
-  // answers 502. With the old 1 s here, two of six runs of the key-feed tests got a 502 on an echo
-  // request (a deliberate 1 s-idle loop of 40 requests did not reproduce it); none in ten runs since.
-  // Teardown closes every connection, so a long timeout keeps nothing open.
-  server.keepAliveTimeout = 60_000;
+  server.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const actual = (server.address() as AddressInfo).port;
   return { server, port: actual, url: `http://${host}:${actual}` };

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ORIGIN_KEEP_ALIVE_MS } from "./echo-origin.ts";
 
 interface KeySetState {
   keys: unknown[];
@@ -67,7 +68,7 @@ export function createJwksServer(): Server {
 
 export async function startJwksServer(): Promise<{ server: Server; port: number }> {
   const server = createJwksServer();
-  server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
+  server.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, port: (server.address() as AddressInfo).port };
 }

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { ORIGIN_KEEP_ALIVE_MS } from "./echo-origin.ts";
 
 export type TargetMode = "ok" | "503" | "reset" | "hang";
 
@@ -68,7 +69,7 @@ export async function startTargetOrigin(name: string, mode: TargetMode = "ok", p
 
   const listen = async () => {
     server = createServer(handler);
-    server.keepAliveTimeout = 60_000; // longer than the gateway's pool keeps idle connections: see echo-origin.ts
+    server.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
     server.on("connection", (socket) => { sockets.add(socket); socket.on("close", () => sockets.delete(socket)); });
     await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(origin.port, "127.0.0.1", () => resolve()); });
     origin.port = (server.address() as AddressInfo).port;
